@@ -1,0 +1,1 @@
+"""Asynchronous Python SDK for the meetergo calendar-connection API."""
