@@ -1,0 +1,516 @@
+"""``MeetergoClient``: the session's lifecycle, the transport and the endpoint methods."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import _http
+from ._bulk import BulkItem, iter_bulk
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_USER_ID,
+    RateLimit,
+    RetryPolicy,
+    check_count,
+    check_positive,
+)
+from ._ratelimit import Limiter, Ticket
+from ._retry import OnRetry, Operation, RetryContext, call_with_retries
+from ._serde import converter, parse_connection
+from ._validate import (
+    PAT_PREFIX,
+    check_base_url,
+    check_credentials,
+    check_optional_text,
+    check_text,
+)
+from .errors import APIConnectionError, APITimeoutError, MeetergoError, RateLimitError
+from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
+
+__all__ = ["ClientStats", "MeetergoClient"]
+
+log = logging.getLogger("meetergo_async")
+
+UPDATE_CONNECTION: Final = Operation("PATCH", idempotent=True)
+"""Safe to repeat: every field is an absolute assignment."""
+LIST_CONNECTIONS: Final = Operation("GET", idempotent=True)
+_DEFAULT_RETRY: Final = RetryPolicy()
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class ClientStats:
+    """Counters of one client since it was made.
+
+    Attributes:
+        requests: attempts sent (retries included). rate_limited: 429 answers seen.
+        retries: waits before another attempt. rate: the pacing rate in force now
+            (requests a second; ``None`` when proactive pacing is off).
+    """
+
+    requests: int
+    rate_limited: int
+    retries: int
+    rate: float | None
+
+
+class MeetergoClient:
+    """An asynchronous client of meetergo's calendar-connection API.
+
+    Use it as ``async with MeetergoClient(...) as client:`` or call ``await client.aclose()``.
+    One client is meant to be shared by all the tasks of a process that use the same API key:
+    its limiter paces them together.
+
+    Args:
+        api_key: a platform API key (``ak_live:...``), a personal access token (``rgo-...``)
+            or another bearer token; default ``$MEETERGO_API_KEY``.
+        user_id: the user an API key acts as (the ``x-meetergo-api-user-id`` header);
+            default ``$MEETERGO_USER_ID``. Required with an API key, refused with a PAT.
+        base_url: the API host; default ``$MEETERGO_BASE_URL``, else ``https://api.meetergo.com``.
+            ``http://`` is allowed only to a loopback host unless ``allow_insecure_http``.
+        timeout: seconds one attempt may take.
+        session: an ``aiohttp.ClientSession`` to borrow; the client never closes it and never
+            changes its defaults.
+        retry: the default ``RetryPolicy``; every method also takes ``retry=``.
+        rate_limit: the client's pace, default meetergo's documented 100 a minute with bursts
+            of 200; ``None`` turns proactive pacing off (429s are still honoured).
+        max_concurrency: most requests of this client in flight at once.
+        on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
+            function; what it raises is logged, not propagated.
+        max_response_bytes: response bodies are never read past this size.
+        clock, sleep: injectable time, for tests.
+
+    Raises:
+        ValueError, TypeError: a missing or malformed credential or option.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        user_id: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        on_retry: OnRetry | None = None,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        key, self._user_id = check_credentials(
+            api_key if api_key is not None else os.environ.get(ENV_API_KEY),
+            user_id if user_id is not None else os.environ.get(ENV_USER_ID),
+        )
+        self._is_pat = key.startswith(PAT_PREFIX)
+        self._base_url = check_base_url(
+            base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, allow_insecure_http
+        )
+        check_positive("timeout", timeout)
+        check_count("max_concurrency", max_concurrency)
+        check_count("max_response_bytes", max_response_bytes)
+        if not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        self._base_headers = _http.base_headers(key)
+        self._timeout_seconds = float(timeout)
+        self._timeout = aiohttp.ClientTimeout(total=self._timeout_seconds)
+        self._retry = retry
+        self._max_concurrency = max_concurrency
+        self._max_response_bytes = max_response_bytes
+        self._on_retry = on_retry
+        self._clock = clock
+        self._sleep = sleep
+        self._limiter = Limiter(rate_limit, clock=clock, sleep=sleep)
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._session = session
+        self._owns_session = session is None
+        self._state = _State.UNOPENED
+        self._requests = 0
+        self._retries = 0
+
+    def __repr__(self) -> str:
+        user = f", user_id={self._user_id!r}" if self._user_id else ""
+        return f"<MeetergoClient base_url={self._base_url!r}{user} state={self._state.value}>"
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the client's counters."""
+        return ClientStats(
+            self._requests, self._limiter.rate_limited, self._retries, self._limiter.rate
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether ``aclose`` was called."""
+        return self._state is _State.CLOSED
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and the session it made (a borrowed one stays open); idempotent."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._state is _State.CLOSED:
+            raise RuntimeError("this MeetergoClient is closed; make a new one")
+        self._state = _State.OPEN
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_concurrency)
+            self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps)
+        return self._session
+
+    async def update_calendar_connection(
+        self,
+        connection_id: str,
+        update: CalendarConnectionUpdate,
+        *,
+        owner_user_id: str | None = None,
+        as_user: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> CalendarConnection:
+        """Change a calendar connection's settings (``PATCH .../connections/{id}``).
+
+        Only the fields set on ``update`` are sent. Each is an absolute assignment, so the
+        request is safe to repeat: after a 5xx, a timeout or a lost connection it is sent
+        again (the server may already have applied it; applying it twice changes nothing).
+
+        Args:
+            connection_id: the connection's id; sent as one percent-encoded path segment.
+            update: the fields to change; at least one must be set.
+            owner_user_id: the ``userId`` query parameter (admins naming another user).
+            as_user: the ``x-meetergo-api-user-id`` header for this call only.
+            timeout: seconds each attempt may take (default: the client's).
+            retry: this call's ``RetryPolicy`` (default: the client's).
+
+        Returns:
+            The connection as the server described it; fields it did not send are ``None``.
+
+        Raises:
+            TypeError, ValueError: an invalid argument (nothing is sent).
+            MeetergoError: the server refused, or no answer came (see ``errors``).
+        """
+        request = UpdateRequest(connection_id, update, owner_user_id, as_user)
+        connection, _ = await self._update(request, timeout=timeout, retry=retry)
+        return connection
+
+    async def list_calendar_connections(
+        self,
+        *,
+        owner_user_id: str | None = None,
+        as_user: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[CalendarConnection]:
+        """List the calendar connections of a user (``GET .../connections``).
+
+        Arguments are as for ``update_calendar_connection``. Entries that are not objects
+        with a string ``id`` are skipped with a warning.
+        """
+        path = _http.CONNECTIONS_PATH
+        result: list[CalendarConnection]
+        result, _ = await self._call(
+            LIST_CONNECTIONS,
+            path,
+            _parse_list,
+            body=None,
+            owner_user_id=owner_user_id,
+            as_user=as_user,
+            timeout=timeout,
+            retry=retry,
+        )
+        return result
+
+    async def update_calendar_connections(
+        self,
+        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        *,
+        max_concurrency: int | None = None,
+    ) -> list[UpdateResult]:
+        """Update many connections; return exactly one ``UpdateResult`` per item, in input order.
+
+        ``items`` holds ``UpdateRequest`` objects or ``(connection_id, update)`` pairs. A
+        failing or invalid item never stops the others. See
+        ``iter_update_calendar_connections`` for the details.
+        """
+        results: list[UpdateResult | None] = []
+        async for result in self.iter_update_calendar_connections(
+            items, max_concurrency=max_concurrency
+        ):
+            results.extend([None] * (result.index + 1 - len(results)))
+            results[result.index] = result
+        return [r for r in results if r is not None]
+
+    def iter_update_calendar_connections(
+        self,
+        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        *,
+        max_concurrency: int | None = None,
+    ) -> AsyncIterator[UpdateResult]:
+        """Yield one ``UpdateResult`` per item as each completes (``result.index`` is its place).
+
+        The input, an iterable or async iterable, is read lazily: at most ``max_concurrency``
+        items (default: the client's) are in flight, and no item is read before a slot is
+        free. All items share the client's limiter and retry policy. An invalid item yields
+        a result carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop
+        early, close the iterator (``contextlib.aclosing``) to cancel what is in flight.
+        """
+        limit = self._max_concurrency if max_concurrency is None else max_concurrency
+        check_count("max_concurrency", limit)
+        return iter_bulk(items, self._update_one, limit)
+
+    async def _update_one(self, request: UpdateRequest) -> tuple[CalendarConnection, int]:
+        return await self._update(request, timeout=None, retry=None)
+
+    async def _update(
+        self, request: UpdateRequest, *, timeout: float | None, retry: RetryPolicy | None
+    ) -> tuple[CalendarConnection, int]:
+        path = _http.connection_path(request.connection_id)
+        body = json.dumps(converter.unstructure(request.update)).encode()
+
+        def parse(data: object) -> CalendarConnection:
+            if data is not None and not isinstance(data, dict):
+                log.warning("PATCH %s answered 2xx with a non-object body; kept the id", path)
+            return parse_connection(data, request.connection_id)
+
+        return await self._call(
+            UPDATE_CONNECTION,
+            path,
+            parse,
+            body=body,
+            owner_user_id=request.owner_user_id,
+            as_user=request.as_user,
+            timeout=timeout,
+            retry=retry,
+        )
+
+    async def _call(
+        self,
+        operation: Operation,
+        path: str,
+        parse: Callable[[object], Any],
+        *,
+        body: bytes | None,
+        owner_user_id: str | None,
+        as_user: str | None,
+        timeout: float | None,
+        retry: RetryPolicy | None,
+    ) -> tuple[Any, int]:
+        """Send one logical request under the retry policy; return its result and attempts."""
+        query = _http.query_string({"userId": check_optional_text("owner_user_id", owner_user_id)})
+        user_id = self._acting_user(as_user)
+        policy = self._check_retry(retry)
+        call = _Call(
+            method=operation.method,
+            path=path,
+            url=URL(self._base_url + path + query, encoded=True),
+            headers=_http.request_headers(self._base_headers, user_id, has_body=body is not None),
+            body=body,
+            timeout=self._check_timeout(timeout),
+            deadline=policy.deadline,
+            parse=parse,
+        )
+        session = self._open()
+
+        def context() -> RetryContext:
+            return RetryContext(
+                operation,
+                path,
+                policy,
+                call.first_sent_at or self._clock(),
+                self._clock,
+                self._sleep,
+                self._on_retry,
+                self._on_wait,
+            )
+
+        result = await call_with_retries(lambda: self._attempt(session, call), context)
+        return result, call.attempts
+
+    def _acting_user(self, as_user: str | None) -> str | None:
+        if as_user is None:
+            return self._user_id
+        check_text("as_user", as_user)
+        if self._is_pat:
+            raise ValueError(
+                "as_user cannot be used with a personal access token (rgo-...): it always "
+                "acts as its owner and meetergo refuses it with 403"
+            )
+        return as_user
+
+    def _check_retry(self, retry: RetryPolicy | None) -> RetryPolicy:
+        if retry is None:
+            return self._retry
+        if not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+        return retry
+
+    def _check_timeout(self, timeout: float | None) -> float:
+        if timeout is None:
+            return self._timeout_seconds
+        check_positive("timeout", timeout)
+        return float(timeout)
+
+    def _on_wait(self, error: MeetergoError, wait: float) -> None:
+        self._retries += 1
+        if isinstance(error, RateLimitError):
+            self._limiter.pause(wait)
+
+    async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> Any:
+        async with self._slots:
+            ticket = await self._limiter.acquire()
+            if call.first_sent_at is None:
+                call.first_sent_at = ticket.sent_at
+            call.attempts += 1
+            self._requests += 1
+            try:
+                return await self._exchange(session, call, ticket)
+            except MeetergoError as error:
+                error.attempts = call.attempts
+                raise
+
+    async def _exchange(self, session: aiohttp.ClientSession, call: _Call, ticket: Ticket) -> Any:
+        timeout = self._attempt_timeout(call)
+        try:
+            async with session.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                data=call.body,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                status, reason, headers = response.status, response.reason or "", response.headers
+                raw, complete = await self._read(response)
+        except TimeoutError as exc:
+            raise APITimeoutError(
+                f"no complete answer within {timeout.total:g}s", method=call.method, path=call.path
+            ) from exc
+        except aiohttp.ClientError as exc:
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise APIConnectionError(message, method=call.method, path=call.path) from exc
+        if not complete:
+            log.warning(
+                "%s %s: response body over %d bytes was not read",
+                call.method,
+                call.path,
+                self._max_response_bytes,
+            )
+        if 200 <= status < 300:
+            self._limiter.on_response(ticket, status, headers, None)
+            return call.parse(self._decode_success(raw, call))
+        error = _http.error_for_status(
+            status, reason, dict(headers), raw, method=call.method, path=call.path
+        )
+        self._limiter.on_response(ticket, status, headers, error.retry_after)
+        raise error
+
+    def _attempt_timeout(self, call: _Call) -> aiohttp.ClientTimeout:
+        total = call.timeout
+        if call.deadline is not None:
+            start = call.first_sent_at if call.first_sent_at is not None else self._clock()
+            remaining = start + call.deadline - self._clock()
+            if remaining <= 0:
+                raise APITimeoutError(
+                    "the call's deadline has passed", method=call.method, path=call.path
+                )
+            total = min(total, remaining)
+        if total == self._timeout_seconds:
+            return self._timeout
+        return aiohttp.ClientTimeout(total=total)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+        """Read the body, never past ``max_response_bytes``: ``(body, complete)``."""
+        cap = self._max_response_bytes
+        length = response.content_length
+        if length is not None:
+            return (await response.read(), True) if length <= cap else (b"", False)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > cap:
+                return b"", False
+            chunks.append(chunk)
+        return b"".join(chunks), True
+
+    def _decode_success(self, raw: bytes, call: _Call) -> object:
+        if not raw:
+            return None
+        ok, data = _http.decode_json(raw)
+        if not ok:
+            log.warning(
+                "%s %s answered 2xx with a body that is not JSON; kept what is known",
+                call.method,
+                call.path,
+            )
+        return data
+
+
+@attrs.define
+class _Call:
+    """One logical request and what its attempts have learned."""
+
+    method: str
+    path: str
+    url: URL
+    headers: dict[str, str]
+    body: bytes | None
+    timeout: float
+    deadline: float | None
+    parse: Callable[[object], Any]
+    first_sent_at: float | None = None
+    attempts: int = 0
+
+
+def _parse_list(data: object) -> list[CalendarConnection]:
+    items = data.get("connections") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        log.warning("GET %s answered 2xx without a connections list", _http.CONNECTIONS_PATH)
+        return []
+    usable = [i for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+    if len(usable) != len(items):
+        log.warning("skipped %d listed connections without a string id", len(items) - len(usable))
+    return [parse_connection(item, item["id"]) for item in usable]

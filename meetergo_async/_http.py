@@ -1,0 +1,211 @@
+"""Pure protocol functions: headers, paths, Retry-After, rate-limit headers, status to error.
+
+Nothing here does I/O; each function takes values and returns values, so the protocol is
+tested table-driven without a server (the gidgethub way).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final
+from urllib.parse import quote
+
+from . import errors
+from ._version import __version__
+
+USER_AGENT: Final = f"meetergo-async/{__version__}"
+USER_ID_HEADER: Final = "x-meetergo-api-user-id"
+CONNECTIONS_PATH: Final = "/v4/calendar-connections/connections"
+MAX_MESSAGE_CHARS: Final = 500
+TRANSIENT_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
+
+_ERROR_CLASSES: Final[Mapping[int, type[errors.APIStatusError]]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    406: errors.PlanLimitError,
+    409: errors.ConflictError,
+    429: errors.RateLimitError,
+}
+
+
+def base_headers(api_key: str) -> dict[str, str]:
+    """Headers every request carries: the credential, the User-Agent, what we accept."""
+    return {
+        "Authorization": f"Bearer {api_key}",
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+    }
+
+
+def request_headers(
+    base: Mapping[str, str], user_id: str | None, *, has_body: bool
+) -> dict[str, str]:
+    """The headers of one request: ``base`` plus the acting user and the body's type."""
+    headers = dict(base)
+    if user_id is not None:
+        headers[USER_ID_HEADER] = user_id
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def connection_path(connection_id: str) -> str:
+    """The PATCH path for a connection, its id percent-encoded as exactly one segment.
+
+    ``/``, ``?``, ``#`` and ``%`` are encoded; ``.`` and ``..`` (which a URL parser would
+    resolve as dot segments) are encoded as ``%2E``.
+    """
+    segment = quote(connection_id, safe="")
+    if segment.strip(".") == "":
+        segment = segment.replace(".", "%2E")
+    return f"{CONNECTIONS_PATH}/{segment}"
+
+
+def query_string(params: Mapping[str, str | None]) -> str:
+    """Encode the parameters that are not ``None``; ``""`` when there are none."""
+    parts = [f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items() if v is not None]
+    return "?" + "&".join(parts) if parts else ""
+
+
+def _finite_non_negative(value: float) -> float | None:
+    if math.isnan(value) or math.isinf(value):
+        return None
+    return value if value >= 0 else None
+
+
+def parse_seconds(text: str) -> float | None:
+    """Parse a delta-seconds value (fractions allowed); ``None`` for anything unusable."""
+    try:
+        return _finite_non_negative(float(text.strip()))
+    except ValueError:
+        return None
+
+
+def parse_retry_after_value(text: str, now: datetime | None = None) -> float | None:
+    """Parse one ``Retry-After`` value: delta-seconds or an HTTP date (past means 0)."""
+    seconds = parse_seconds(text)
+    if seconds is not None or not text.strip() or text.strip()[0].isdigit():
+        return seconds
+    try:
+        when = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, delta)
+
+
+def _lowered(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [(k.lower(), v) for k, v in items]
+
+
+def parse_retry_after(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], now: datetime | None = None
+) -> float | None:
+    """Seconds the server asks to wait, or ``None`` when no usable header was sent.
+
+    ``retry-after-ms`` wins when valid. Otherwise ``Retry-After`` and NestJS's named
+    variants (``Retry-After-short``) are read and the longest valid wait is taken. Garbage,
+    negative, infinite and NaN values are ignored.
+    """
+    items = _lowered(headers)
+    for name, value in items:
+        if name == "retry-after-ms" and (ms := parse_seconds(value)) is not None:
+            return ms / 1000.0
+    waits = [
+        wait
+        for name, value in items
+        if (name == "retry-after" or name.startswith("retry-after-")) and name != "retry-after-ms"
+        if (wait := parse_retry_after_value(value, now)) is not None
+    ]
+    return max(waits) if waits else None
+
+
+def parse_rate_limit(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[int, float] | None:
+    """Read NestJS throttler headers: ``(remaining, seconds until the window resets)``.
+
+    Every throttler reports under its own suffix (``X-RateLimit-Remaining-short``); the most
+    restrictive one is returned: the fewest requests left, then the longest reset.
+    ``None`` when no throttler sent both a valid remaining count and reset.
+    """
+    remaining: dict[str, int] = {}
+    reset: dict[str, float] = {}
+    for name, value in _lowered(headers):
+        if name.startswith("x-ratelimit-remaining"):
+            try:
+                remaining[name[len("x-ratelimit-remaining") :]] = max(0, int(value.strip()))
+            except ValueError:
+                continue
+        elif name.startswith("x-ratelimit-reset") and (s := parse_seconds(value)) is not None:
+            reset[name[len("x-ratelimit-reset") :]] = s
+    groups = [(remaining[k], reset[k]) for k in remaining.keys() & reset.keys()]
+    return min(groups, key=lambda g: (g[0], -g[1])) if groups else None
+
+
+def decode_json(body: bytes) -> tuple[bool, object]:
+    """Decode a JSON body: ``(True, value)``, or ``(False, None)`` when it is not JSON."""
+    try:
+        return True, json.loads(body)
+    except ValueError:  # includes JSONDecodeError and UnicodeDecodeError
+        return False, None
+
+
+def error_message(body: object, text: str, reason: str) -> str:
+    """The human message of an error: the body's ``message``, else its text, else the reason.
+
+    A list of messages (validation errors) is joined with ``"; "``.
+    """
+    if isinstance(body, Mapping):
+        message = body.get("message")
+        if isinstance(message, list) and message:
+            return "; ".join(str(m) for m in message)
+        if isinstance(message, str) and message.strip():
+            return message
+    stripped = text.strip()
+    if stripped:
+        return stripped[:MAX_MESSAGE_CHARS]
+    return reason or "no error message"
+
+
+def error_for_status(
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    now: datetime | None = None,
+) -> errors.APIStatusError:
+    """Build the typed error for a response whose status is not a success."""
+    ok, data = decode_json(body) if body else (False, None)
+    text = body.decode("utf-8", "replace") if body and not ok else ""
+    cls = _ERROR_CLASSES.get(status) or (errors.ServerError if status >= 500 else None)
+    return (cls or errors.APIStatusError)(
+        error_message(data, text, reason),
+        status=status,
+        reason=reason,
+        body=data if ok else (text or None),
+        headers=headers,
+        request_id=_header(headers, "x-request-id"),
+        retry_after=parse_retry_after(headers, now),
+        method=method,
+        path=path,
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None

@@ -1,0 +1,197 @@
+"""The limiter every request of one client goes through.
+
+Three rules decide when the next request may be sent, and the latest of them wins:
+
+1. **Token bucket.** ``RateLimit(rate, burst)``: tokens refill continuously at ``rate`` a
+   second up to ``burst``; each attempt, retries included, takes one.
+2. **Pause after a 429.** The whole client stops until the server's ``Retry-After`` (or the
+   retrying call's backoff wait) has passed. The saved burst is dropped and no tokens
+   accumulate during the pause, so the client does not stampede when it resumes.
+3. **The server's own count.** When responses carry NestJS throttler headers
+   (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, with or without a suffix such as
+   ``-short``), the client spends at most the remaining requests (counting those already
+   in flight) and then waits for the window to reset, before the server has to refuse.
+
+**Adapting the rate.** The configured rate may be too high (a wrong setting, or another
+process sharing the API key). On a 429 for a request sent after the previous adjustment
+(one adjustment per round trip, the way TCP counts losses), the rate is lowered:
+
+- if the client has run for at least ``ESTIMATE_MIN_SECONDS`` since the last adjustment,
+  the server's real rate is estimated as the successes in that span divided by its length,
+  and the new rate is ``ESTIMATE_MARGIN`` (90%) of the lower of that estimate and the
+  current rate;
+- otherwise (the 429 came at once, from a burst) the rate is halved.
+
+After ``RECOVERY_HOLD_SECONDS`` without an adjustment the rate climbs back by
+``RECOVERY_PER_SECOND`` (5%) of the configured rate each second, never above it. A client
+configured four times too fast settles just under the real limit within two or three 429s.
+Every number is a named constant below; the clock and the sleep are injectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+import attrs
+
+from ._config import RateLimit
+from ._http import parse_rate_limit
+
+__all__ = ["Limiter", "Ticket"]
+
+ESTIMATE_MIN_SECONDS: Final = 1.0
+ESTIMATE_MARGIN: Final = 0.9
+BURST_CUT_FACTOR: Final = 0.5
+MIN_RATE_FRACTION: Final = 1 / 64
+RECOVERY_HOLD_SECONDS: Final = 5.0
+RECOVERY_PER_SECOND: Final = 0.05
+SAME_WINDOW_SLACK: Final = 1.0
+"""NestJS rounds ``X-RateLimit-Reset`` up to whole seconds: ends closer than this are one window."""
+
+
+@attrs.frozen
+class Ticket:
+    """Proof that a request was let through: its sequence number and when it was sent."""
+
+    seq: int
+    sent_at: float
+
+
+@attrs.define
+class _Window:
+    seq: int  # the request whose response reported ``remaining``
+    remaining: int
+    end: float
+
+
+class Limiter:
+    """Paces the requests of one client; shared by all of its tasks.
+
+    Args:
+        limit: the configured ``RateLimit``, or ``None`` to turn proactive pacing off (the
+            pause after a 429 and the server's own count still apply).
+        clock: a monotonic clock in seconds. sleep: an awaitable sleep.
+    """
+
+    def __init__(
+        self,
+        limit: RateLimit | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        self._rate = limit.rate if limit else math.inf
+        self._tokens = float(limit.burst) if limit else 0.0
+        self._refilled_at = now
+        self._recovered_at = now
+        self._pause_until = -math.inf
+        self._epoch = -math.inf  # requests sent before this do not lower the rate again
+        self._span_start = now
+        self._span_successes = 0
+        self._window: _Window | None = None
+        self._window_floor = -math.inf
+        self._seq = 0
+        self._lock = asyncio.Lock()
+        self.rate_limited = 0
+        """How many 429 answers the client has seen."""
+
+    @property
+    def rate(self) -> float | None:
+        """The rate in force now (requests a second), ``None`` when pacing is off."""
+        return self._rate if self.limit else None
+
+    async def acquire(self) -> Ticket:
+        """Wait for this client's turn; first come, first served; cancel-safe."""
+        async with self._lock:
+            while (wait := self._wait_time(self._clock())) > 0:
+                await self._sleep(wait)
+            now = self._clock()
+            if self.limit:
+                self._tokens -= 1.0
+            self._seq += 1
+            return Ticket(self._seq, now)
+
+    def _wait_time(self, now: float) -> float:
+        self._refill(now)
+        wait = self._pause_until - now
+        window = self._window
+        if window is not None:
+            if now >= window.end:
+                self._window, self._window_floor = None, window.end
+            elif self._seq - window.seq >= window.remaining:
+                self._epoch = max(self._epoch, now)
+                wait = max(wait, window.end - now)
+        if self.limit and self._tokens < 1.0:
+            wait = max(wait, (1.0 - self._tokens) / self._rate)
+        return wait
+
+    def _refill(self, now: float) -> None:
+        if not self.limit:
+            return
+        if now > self._refilled_at:
+            self._tokens = min(
+                float(self.limit.burst), self._tokens + (now - self._refilled_at) * self._rate
+            )
+            self._refilled_at = now
+        if self._rate < self.limit.rate and now - self._epoch >= RECOVERY_HOLD_SECONDS:
+            step = self.limit.rate * RECOVERY_PER_SECOND * (now - self._recovered_at)
+            self._rate = min(self.limit.rate, self._rate + step)
+        self._recovered_at = now
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` from now (extends, never shortens, a pause)."""
+        until = self._clock() + max(0.0, seconds)
+        if until > self._pause_until:
+            self._pause_until = until
+            # Tokens must not pile up while paused: refilling restarts when the pause ends.
+            self._tokens = min(self._tokens, 0.0)
+            self._refilled_at = max(self._refilled_at, until)
+
+    def on_response(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
+    ) -> None:
+        """Learn from one answer: count successes, pause and adapt on 429, read the headers."""
+        now = self._clock()
+        if status == 429:
+            self.rate_limited += 1
+            self.pause(retry_after if retry_after is not None else self._interval())
+            if ticket.sent_at >= self._epoch:
+                self._lower_rate(now)
+        elif status < 400:
+            self._span_successes += 1
+        counts = parse_rate_limit(headers)
+        if counts is not None and ticket.sent_at >= self._window_floor:
+            self._observe_window(ticket, *counts, now)
+
+    def _interval(self) -> float:
+        return 1.0 / self._rate if self.limit else 0.0
+
+    def _lower_rate(self, now: float) -> None:
+        span = now - self._span_start
+        if self.limit:
+            if span >= ESTIMATE_MIN_SECONDS and self._span_successes:
+                new = min(self._rate, self._span_successes / span) * ESTIMATE_MARGIN
+            else:
+                new = self._rate * BURST_CUT_FACTOR
+            self._rate = max(self.limit.rate * MIN_RATE_FRACTION, new)
+        self._epoch = now
+        self._span_start = max(now, self._pause_until)
+        self._span_successes = 0
+
+    def _observe_window(self, ticket: Ticket, remaining: int, reset: float, now: float) -> None:
+        end = now + reset
+        window = self._window
+        if window is None or end > window.end + SAME_WINDOW_SLACK:
+            self._window = _Window(ticket.seq, remaining, end)
+            return
+        window.end = min(window.end, end)
+        if ticket.seq > window.seq:
+            window.seq, window.remaining = ticket.seq, remaining

@@ -1,0 +1,214 @@
+"""The retry rules of every call, as one tenacity policy built per call.
+
+The first attempt is sent without any retry machinery; only when it fails with a retryable
+error is an ``AsyncRetrying`` built, and it starts by replaying that failure as its own first
+attempt. So waits, stops, attempt numbers and logs are the same as if tenacity had run from
+the start, while a call that succeeds at once costs nothing here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias, TypeVar
+
+import attrs
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ._config import RetryPolicy
+from ._http import TRANSIENT_STATUSES
+from .errors import APIConnectionError, APIStatusError, MeetergoError, RateLimitError
+
+__all__ = ["Operation", "RetryEvent", "call_with_retries"]
+
+log = logging.getLogger("meetergo_async")
+
+T = TypeVar("T")
+Clock: TypeAlias = Callable[[], float]
+Sleep: TypeAlias = Callable[[float], Awaitable[None]]
+
+
+@attrs.frozen
+class Operation:
+    """An endpoint's retry rule: what it is called, and whether it is safe to repeat.
+
+    Only a request that is safe to repeat (``idempotent``) is retried after a 5xx, a 408,
+    a timeout or a lost connection, where the server may have applied it. A 429 is retried
+    for every operation: the server says it did not process the request.
+    """
+
+    method: str
+    idempotent: bool
+
+    def should_retry(self, error: BaseException) -> bool:
+        """Tell whether ``error`` may be followed by another attempt of this operation."""
+        if isinstance(error, RateLimitError):
+            return True
+        if not self.idempotent:
+            return False
+        if isinstance(error, APIConnectionError):
+            return True
+        return isinstance(error, APIStatusError) and error.status in TRANSIENT_STATUSES
+
+
+@attrs.frozen
+class RetryEvent:
+    """What ``on_retry`` receives before each wait.
+
+    Attributes:
+        method: the HTTP method. path: the request path (no host, no credential).
+        attempt: the number of the attempt that failed, starting at 1.
+        wait: seconds the client is about to wait.
+        error: the error of that attempt.
+    """
+
+    method: str
+    path: str
+    attempt: int
+    wait: float
+    error: MeetergoError
+
+
+OnRetry: TypeAlias = Callable[[RetryEvent], Awaitable[None] | None]
+
+
+class _wait_server_hint(wait_base):
+    """Wait what the server asked (``Retry-After``), else the jittered backoff."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        hint = getattr(error, "retry_after", None)
+        return float(hint) if hint is not None else float(self.fallback(retry_state))
+
+
+class _stop_on_long_retry_after(stop_base):
+    """Stop when the server asks for a longer wait than the policy accepts."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        hint = getattr(error, "retry_after", None)
+        return hint is not None and hint > self.limit
+
+
+class _stop_before_deadline(stop_base):
+    """Stop when the coming wait would end after the deadline: never sleep past it."""
+
+    def __init__(self, deadline_at: float, clock: Clock) -> None:
+        self.deadline_at = deadline_at
+        self.clock = clock
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() + retry_state.upcoming_sleep > self.deadline_at
+
+
+@attrs.define
+class RetryContext:
+    """What one call's retries need besides the policy: names for logs, time, hooks."""
+
+    operation: Operation
+    path: str
+    policy: RetryPolicy
+    started_at: float
+    clock: Clock
+    sleep: Sleep
+    on_retry: OnRetry | None = None
+    on_wait: Callable[[MeetergoError, float], None] | None = None
+
+    @property
+    def deadline_at(self) -> float | None:
+        """The clock time after which no wait may end, or ``None``."""
+        deadline = self.policy.deadline
+        return None if deadline is None else self.started_at + deadline
+
+    async def before_sleep(self, state: RetryCallState) -> None:
+        """Log the retry, tell the limiter, and call the user's hook (errors only logged)."""
+        error = state.outcome.exception() if state.outcome else None
+        assert isinstance(error, MeetergoError)
+        wait = state.upcoming_sleep
+        log.info(
+            "retrying %s %s: attempt %d of %d failed (%s), waiting %.2fs",
+            self.operation.method,
+            self.path,
+            state.attempt_number,
+            self.policy.max_attempts,
+            _reason(error),
+            wait,
+        )
+        if self.on_wait is not None:
+            self.on_wait(error, wait)
+        if self.on_retry is not None:
+            event = RetryEvent(self.operation.method, self.path, state.attempt_number, wait, error)
+            await _call_hook(self.on_retry, event)
+
+
+def _reason(error: MeetergoError) -> str:
+    return str(error.status) if isinstance(error, APIStatusError) else type(error).__name__
+
+
+async def _call_hook(hook: OnRetry, event: RetryEvent) -> None:
+    try:
+        result = hook(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("on_retry callback raised; the call goes on")
+
+
+def _build(ctx: RetryContext) -> AsyncRetrying:
+    policy = ctx.policy
+    stop: Any = stop_after_attempt(policy.max_attempts) | _stop_on_long_retry_after(
+        policy.max_retry_after
+    )
+    if ctx.deadline_at is not None:
+        stop = stop | _stop_before_deadline(ctx.deadline_at, ctx.clock)
+    backoff = wait_random_exponential(multiplier=policy.initial_backoff, max=policy.max_backoff)
+    return AsyncRetrying(
+        sleep=ctx.sleep,
+        stop=stop,
+        wait=_wait_server_hint(backoff),
+        retry=retry_if_exception(ctx.operation.should_retry),
+        before_sleep=ctx.before_sleep,
+        reraise=True,
+    )
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]], context: Callable[[], RetryContext]
+) -> T:
+    """Run ``attempt`` under the retry policy; on failure raise the last ``MeetergoError``.
+
+    The first attempt runs bare; only a retryable failure builds the context and the
+    ``AsyncRetrying``, which replays that failure as its own first attempt. ``attempt`` is
+    expected to set ``attempts`` on the errors it raises.
+    """
+    try:
+        return await attempt()
+    except MeetergoError as error:
+        ctx = context()
+        if ctx.policy.max_attempts == 1 or not ctx.operation.should_retry(error):
+            raise
+        first: MeetergoError | None = error
+
+    async def replay_then_attempt() -> T:
+        nonlocal first
+        if first is not None:
+            error, first = first, None
+            raise error
+        return await attempt()
+
+    return await _build(ctx)(replay_then_attempt)

@@ -1,0 +1,170 @@
+"""The one cattrs converter that owns the wire format.
+
+Requests: camelCase names, fields left ``UNSET`` omitted. Responses: parsed leniently, since
+meetergo does not promise the response schema: a field of the wrong type becomes ``None``
+with its raw value kept in ``extra``; unknown fields go to ``extra``; parsing never raises.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from .models import CalendarConnection, CalendarConnectionUpdate
+
+__all__ = ["camel", "converter", "parse_connection", "to_dict", "update_from_dict"]
+
+T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    """Turn ``cancel_if_declined_or_deleted`` into ``cancelIfDeclinedOrDeleted``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _renames(cls: type) -> dict[str, Any]:
+    return {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+
+
+def _strict(kind: type[T]) -> Callable[[object, type], T]:
+    # cattrs' default str/bool hooks coerce (str(5), bool("false")): wrong for a lenient
+    # parser that must tell a wrong type apart from a value.
+    def structure(value: object, _: type) -> T:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _structure_datetime(value: object, _: type) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_str_tuple(value: object, _: type) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _non_none(hint: Any) -> Any:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
+
+
+def _lenient_connection_hook(conv: cattrs.Converter) -> Callable[[Any, type], CalendarConnection]:
+    hints = typing.get_type_hints(CalendarConnection)
+    fields = [
+        (a.name, camel(a.name), conv.get_structure_hook(_non_none(hints[a.name])))
+        for a in attrs.fields(CalendarConnection)
+        if a.name not in ("id", "extra")
+    ]
+    known = {key for _, key, _ in fields} | {"id"}
+
+    def structure(data: Any, _: type) -> CalendarConnection:
+        if not isinstance(data, Mapping):
+            return CalendarConnection(id="")
+        extra = {k: v for k, v in data.items() if k not in known}
+        values: dict[str, Any] = {}
+        for name, key, hook in fields:
+            raw = data.get(key)
+            if raw is not None:
+                try:
+                    values[name] = hook(raw, object)
+                except (TypeError, ValueError):
+                    extra[key] = raw
+        conn_id = data.get("id")
+        if not isinstance(conn_id, str):
+            if conn_id is not None:
+                extra["id"] = conn_id
+            conn_id = ""
+        return CalendarConnection(id=conn_id, extra=extra, **values)
+
+    return structure
+
+
+def _make_update_hook() -> Callable[[Any, type], CalendarConnectionUpdate]:
+    by_json = {camel(a.name): a.name for a in attrs.fields(CalendarConnectionUpdate)}
+
+    def structure(data: Any, _: type) -> CalendarConnectionUpdate:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"an update must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(by_json))
+        if unknown:
+            raise ValueError(f"unknown update field(s): {', '.join(map(str, unknown))}")
+        return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})
+
+    return structure
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False)
+    conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook(bool, _strict(bool))
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_str_tuple)
+    conv.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
+    conv.register_unstructure_hook(
+        CalendarConnectionUpdate,
+        make_dict_unstructure_fn(
+            CalendarConnectionUpdate,
+            conv,
+            _cattrs_omit_if_default=True,
+            **_renames(CalendarConnectionUpdate),
+        ),
+    )
+    conv.register_structure_hook(CalendarConnectionUpdate, _make_update_hook())
+    conv.register_structure_hook(CalendarConnection, _lenient_connection_hook(conv))
+    connection_renames = _renames(CalendarConnection) | {"extra": override(omit=True)}
+    conv.register_unstructure_hook(
+        CalendarConnection,
+        make_dict_unstructure_fn(
+            CalendarConnection, conv, _cattrs_omit_if_default=True, **connection_renames
+        ),
+    )
+    return conv
+
+
+converter: Final = _make_converter()
+"""The SDK's converter: ``converter.unstructure(update)`` is the JSON body of a PATCH."""
+
+
+def parse_connection(data: object, fallback_id: str) -> CalendarConnection:
+    """Read a connection from a decoded JSON body; never raises.
+
+    A body that is not an object, or has no string ``id``, gives a connection with
+    ``fallback_id`` (the id that was requested).
+    """
+    conn = converter.structure(data, CalendarConnection)
+    return conn if conn.id else attrs.evolve(conn, id=fallback_id)
+
+
+def update_from_dict(data: Mapping[str, Any]) -> CalendarConnectionUpdate:
+    """Build an update from its camelCase JSON form, e.g. a line of a bulk input file.
+
+    Raises:
+        TypeError: ``data`` is not a mapping, or a field has the wrong type.
+        ValueError: ``data`` has a field the API does not know, or an empty calendar id.
+    """
+    return converter.structure(data, CalendarConnectionUpdate)
+
+
+def to_dict(obj: CalendarConnection | CalendarConnectionUpdate) -> dict[str, Any]:
+    """Give the camelCase JSON form of a model (``extra`` fields of a connection included)."""
+    data: dict[str, Any] = converter.unstructure(obj)
+    if isinstance(obj, CalendarConnection):
+        data.update((k, v) for k, v in obj.extra.items() if k not in data)
+    if isinstance(data.get("selectedCalendars"), tuple):
+        data["selectedCalendars"] = list(data["selectedCalendars"])
+    return data

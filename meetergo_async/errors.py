@@ -1,0 +1,169 @@
+"""The exceptions meetergo-async raises on purpose.
+
+Everything the SDK raises because of the server or the network is a ``MeetergoError``;
+mistakes in the caller's arguments raise ``TypeError`` or ``ValueError`` before anything is
+sent. aiohttp's own exceptions never escape: they are wrapped, with the original kept as
+``__cause__``.
+
+```
+MeetergoError
+├── APIConnectionError            the request did not get an HTTP answer
+│   └── APITimeoutError           ... because a timeout fired
+└── APIStatusError                the server answered with an error status
+    ├── BadRequestError           400
+    ├── AuthenticationError       401
+    ├── PermissionDeniedError     403
+    ├── NotFoundError             404
+    ├── PlanLimitError            406
+    ├── ConflictError             409
+    ├── RateLimitError            429 (retry_after)
+    └── ServerError               5xx
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "MeetergoError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PlanLimitError",
+    "RateLimitError",
+    "ServerError",
+]
+
+
+class MeetergoError(Exception):
+    """Base class of every error the SDK raises about the server or the network.
+
+    Attributes:
+        message: what went wrong, without any credential.
+        method: the HTTP method of the failed call (``""`` when not tied to a request).
+        path: the request path, without host or query.
+        attempts: how many attempts the call made before giving up.
+    """
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.path = path
+        self.attempts = 1
+
+    def _where(self) -> str:
+        return f" ({self.method} {self.path})" if self.method else ""
+
+    def __str__(self) -> str:
+        return f"{self.message}{self._where()}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r}, attempts={self.attempts})"
+
+
+class APIConnectionError(MeetergoError):
+    """The request got no HTTP answer: refused, reset, disconnected, or cut off mid-body."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout fired before the answer was complete."""
+
+
+class APIStatusError(MeetergoError):
+    """The server answered with a status that is not a success.
+
+    Attributes:
+        status: the HTTP status code.
+        reason: the HTTP reason phrase.
+        body: the parsed JSON body, or the body text, or ``None`` when empty.
+        headers: the response headers (they never hold the request's credential).
+        request_id: the ``x-request-id`` response header, when present.
+        retry_after: seconds the server asked to wait (``Retry-After``), or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        reason: str = "",
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.retry_after = retry_after
+        self.status = status
+        self.reason = reason
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        head = f"meetergo API {self.status} {self.reason}".rstrip()
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{head}: {self.message}{self._where()}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was invalid (meetergo reports validation errors with 400)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the credential is missing, unknown or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credential may not do this (for example a PAT acting as another user)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such connection (or route)."""
+
+
+class PlanLimitError(APIStatusError):
+    """406: a plan limit was reached; ``code`` and ``feature`` come from the body when sent."""
+
+    @property
+    def code(self) -> str | None:
+        """The body's ``code`` field, such as ``"PLAN_LIMIT_REACHED"``."""
+        return _body_str(self.body, "code")
+
+    @property
+    def feature(self) -> str | None:
+        """The body's ``feature`` field: which plan feature ran out."""
+        return _body_str(self.body, "feature")
+
+
+class ConflictError(APIStatusError):
+    """409: the change conflicts with the connection's current state."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; the request was not processed and is safe to send again.
+
+    ``retry_after`` holds the seconds the server asked to wait, or ``None`` when it did not
+    say (meetergo does not promise the header).
+    """
+
+
+class ServerError(APIStatusError):
+    """5xx: trouble on the server's side, usually transient."""
+
+
+def _body_str(body: object, key: str) -> str | None:
+    if isinstance(body, Mapping):
+        value = body.get(key)
+        if isinstance(value, str):
+            return value
+    return None
