@@ -77,6 +77,8 @@ async def iter_bulk(
     """
     source = _enumerate(items)
     pending: set[asyncio.Task[UpdateResult]] = set()
+    # Finished tasks land here: O(1) per item, where asyncio.wait would rescan all pending.
+    finished: asyncio.Queue[asyncio.Task[UpdateResult]] = asyncio.Queue()
     index = 0
     source_error: BaseException | None = None
     exhausted = False
@@ -96,13 +98,15 @@ async def iter_bulk(
                 except (TypeError, ValueError) as error:
                     yield UpdateResult(index, _item_id(item), error=error, attempts=0)
                 else:
-                    pending.add(asyncio.create_task(_run_item(index, request, run_one)))
+                    task = asyncio.create_task(_run_item(index, request, run_one))
+                    task.add_done_callback(finished.put_nowait)
+                    pending.add(task)
                 index += 1
             if not pending:
                 break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in sorted(done, key=_task_order):
-                yield task.result()
+            task = await finished.get()
+            pending.discard(task)
+            yield task.result()
     finally:
         for task in pending:
             task.cancel()
@@ -110,7 +114,3 @@ async def iter_bulk(
         await source.aclose()
     if source_error is not None:
         raise source_error
-
-
-def _task_order(task: asyncio.Task[UpdateResult]) -> int:
-    return task.result().index

@@ -93,7 +93,10 @@ class Limiter:
         self._refilled_at = now
         self._recovered_at = now
         self._pause_until = -math.inf
-        self._epoch = -math.inf  # requests sent before this do not lower the rate again
+        # A 429 lowers the rate only for a request sent after the last adjustment (its seq
+        # is above this): the others were already in flight and say nothing new.
+        self._epoch_seq = 0
+        self._adjusted_at = -math.inf
         self._span_start = now
         self._span_successes = 0
         self._window: _Window | None = None
@@ -127,7 +130,7 @@ class Limiter:
             if now >= window.end:
                 self._window, self._window_floor = None, window.end
             elif self._seq - window.seq >= window.remaining:
-                self._epoch = max(self._epoch, now)
+                self._epoch_seq = self._seq  # 429s for requests in flight are expected
                 wait = max(wait, window.end - now)
         if self.limit and self._tokens < 1.0:
             wait = max(wait, (1.0 - self._tokens) / self._rate)
@@ -141,7 +144,7 @@ class Limiter:
                 float(self.limit.burst), self._tokens + (now - self._refilled_at) * self._rate
             )
             self._refilled_at = now
-        if self._rate < self.limit.rate and now - self._epoch >= RECOVERY_HOLD_SECONDS:
+        if self._rate < self.limit.rate and now - self._adjusted_at >= RECOVERY_HOLD_SECONDS:
             step = self.limit.rate * RECOVERY_PER_SECOND * (now - self._recovered_at)
             self._rate = min(self.limit.rate, self._rate + step)
         self._recovered_at = now
@@ -151,8 +154,9 @@ class Limiter:
         until = self._clock() + max(0.0, seconds)
         if until > self._pause_until:
             self._pause_until = until
-            # Tokens must not pile up while paused: refilling restarts when the pause ends.
-            self._tokens = min(self._tokens, 0.0)
+            # The saved burst is dropped and nothing piles up while paused: one request may
+            # go when the pause ends, then the rate applies.
+            self._tokens = min(self._tokens, 1.0)
             self._refilled_at = max(self._refilled_at, until)
 
     def on_response(
@@ -163,7 +167,7 @@ class Limiter:
         if status == 429:
             self.rate_limited += 1
             self.pause(retry_after if retry_after is not None else self._interval())
-            if ticket.sent_at >= self._epoch:
+            if ticket.seq > self._epoch_seq:
                 self._lower_rate(now)
         elif status < 400:
             self._span_successes += 1
@@ -182,7 +186,8 @@ class Limiter:
             else:
                 new = self._rate * BURST_CUT_FACTOR
             self._rate = max(self.limit.rate * MIN_RATE_FRACTION, new)
-        self._epoch = now
+        self._epoch_seq = self._seq
+        self._adjusted_at = now
         self._span_start = max(now, self._pause_until)
         self._span_successes = 0
 

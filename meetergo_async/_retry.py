@@ -157,7 +157,10 @@ class RetryContext:
 
 
 def _reason(error: MeetergoError) -> str:
-    return str(error.status) if isinstance(error, APIStatusError) else type(error).__name__
+    if isinstance(error, APIStatusError):
+        return str(error.status)
+    # The wrapped aiohttp exception says more than the wrapper (reset, disconnect, timeout).
+    return type(error.__cause__ or error).__name__
 
 
 async def _call_hook(hook: OnRetry, event: RetryEvent) -> None:

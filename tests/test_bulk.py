@@ -1,0 +1,263 @@
+"""Bulk updates: one result per item, in order, lazily read, bounded, cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aioresponses import CallbackResult
+from yarl import URL
+
+from meetergo_async import (
+    CalendarConnection,
+    CalendarConnectionUpdate,
+    MeetergoClient,
+    NotFoundError,
+    RetryPolicy,
+    UpdateRequest,
+)
+from meetergo_async._bulk import iter_bulk
+from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+
+PREFIX = f"{BASE_URL}/v4/calendar-connections/connections/"
+UPDATE = CalendarConnectionUpdate(primary_calendar="primary")
+
+
+def client(fake_time: FakeTime, **kwargs: object) -> MeetergoClient:
+    kwargs.setdefault("rate_limit", None)
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=2))
+    return MeetergoClient(
+        API_KEY,
+        user_id=USER_ID,
+        base_url=BASE_URL,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def echo_server(mock_api, *, missing: frozenset[str] = frozenset(), delay_steps: int = 0):
+    """Answer every PATCH with the id it names; ids in ``missing`` get 404."""
+    state = {"in_flight": 0, "peak": 0, "seen": []}
+
+    async def answer(url: URL, **kwargs: object) -> CallbackResult:
+        conn_id = url.path.rsplit("/", 1)[1]
+        state["seen"].append((conn_id, kwargs))
+        state["in_flight"] += 1
+        state["peak"] = max(state["peak"], state["in_flight"])
+        # Later ids finish first, so completion order differs from input order.
+        for _ in range(delay_steps * (50 - int(conn_id[1:]) % 50 if conn_id[1:].isdigit() else 1)):
+            await asyncio.sleep(0)
+        state["in_flight"] -= 1
+        if conn_id in missing:
+            return CallbackResult(status=404, payload={"message": "Connection not found"})
+        return CallbackResult(payload={"id": conn_id, "primaryCalendar": "primary"})
+
+    import re
+
+    mock_api.patch(re.compile(re.escape(PREFIX) + r".*"), callback=answer, repeat=True)
+    return state
+
+
+async def test_results_come_back_in_input_order(mock_api, fake_time) -> None:
+    echo_server(mock_api, delay_steps=1)
+    ids = [f"c{i}" for i in range(40)]
+    async with client(fake_time) as c:
+        results = await c.update_calendar_connections([(i, UPDATE) for i in ids])
+    assert [r.index for r in results] == list(range(40))
+    assert [r.connection_id for r in results] == ids
+    assert all(r.ok and r.connection.id == r.connection_id for r in results)
+    assert all(r.attempts == 1 for r in results)
+
+
+async def test_the_iterator_yields_as_items_complete(mock_api, fake_time) -> None:
+    echo_server(mock_api, delay_steps=1)
+    async with client(fake_time, max_concurrency=10) as c:
+        seen = [r.index async for r in c.iter_update_calendar_connections(
+            (f"c{i}", UPDATE) for i in range(10)
+        )]  # fmt: skip
+    assert sorted(seen) == list(range(10))
+    assert seen != list(range(10))  # completion order, not input order
+
+
+async def test_partial_failures_do_not_stop_the_others(mock_api, fake_time) -> None:
+    echo_server(mock_api, missing=frozenset({"c3", "c7"}))
+    async with client(fake_time) as c:
+        results = await c.update_calendar_connections([(f"c{i}", UPDATE) for i in range(10)])
+    failed = [r for r in results if not r.ok]
+    assert [r.connection_id for r in failed] == ["c3", "c7"]
+    assert all(isinstance(r.error, NotFoundError) and r.connection is None for r in failed)
+    assert all(r.attempts == 1 for r in failed)  # a 404 is not retried
+    assert sum(r.ok for r in results) == 8
+
+
+async def test_invalid_items_get_their_error_and_send_nothing(mock_api, fake_time) -> None:
+    state = echo_server(mock_api)
+    items = [
+        ("c1", UPDATE),
+        ("", UPDATE),
+        ("c2", CalendarConnectionUpdate()),
+        42,
+        ("c3", {"primaryCalendar": "x"}),
+        (7, UPDATE),
+        UpdateRequest("c4", UPDATE),
+        ("c5", UPDATE, "extra"),
+    ]
+    async with client(fake_time) as c:
+        results = await c.update_calendar_connections(items)  # type: ignore[arg-type]
+    assert len(results) == len(items)
+    assert [r.ok for r in results] == [True, False, False, False, False, False, True, False]
+    errors = [type(r.error) for r in results if not r.ok]
+    assert errors == [ValueError, ValueError, TypeError, TypeError, TypeError, TypeError]
+    assert all(r.attempts == 0 for r in results if not r.ok)
+    assert sorted(conn_id for conn_id, _ in state["seen"]) == ["c1", "c4"]
+    assert results[2].connection_id == "c2"
+    assert results[3].connection_id is None
+
+
+async def test_each_item_can_act_for_its_own_user(mock_api, fake_time) -> None:
+    state = echo_server(mock_api)
+    items = [
+        UpdateRequest("c1", UPDATE, as_user="user-a"),
+        UpdateRequest("c2", UPDATE, owner_user_id="owner-b"),
+        UpdateRequest("c3", UPDATE),
+    ]
+    async with client(fake_time, max_concurrency=1) as c:
+        results = await c.update_calendar_connections(items)
+    assert all(r.ok for r in results)
+    sent = {conn_id: kwargs for conn_id, kwargs in state["seen"]}
+    assert sent["c1"]["headers"]["x-meetergo-api-user-id"] == "user-a"
+    assert sent["c2"]["headers"]["x-meetergo-api-user-id"] == USER_ID
+    assert sent["c3"]["headers"]["x-meetergo-api-user-id"] == USER_ID
+    assert [m for m in mock_api.requests if m[1].query.get("userId") == "owner-b"]
+
+
+async def test_concurrency_never_exceeds_the_limit(mock_api, fake_time) -> None:
+    state = echo_server(mock_api, delay_steps=1)
+    async with client(fake_time, max_concurrency=8) as c:
+        await c.update_calendar_connections([(f"c{i}", UPDATE) for i in range(60)])
+        assert state["peak"] == 8
+        state["peak"] = 0
+        await c.update_calendar_connections(
+            [(f"c{i}", UPDATE) for i in range(60)], max_concurrency=3
+        )
+        assert state["peak"] == 3
+
+
+async def test_the_input_is_not_drained_ahead_of_the_work(mock_api, fake_time) -> None:
+    echo_server(mock_api, delay_steps=1)
+    pulled = 0
+    completed = 0
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            # Never more than the in-flight limit read beyond what has completed.
+            assert pulled - completed <= 4 + 1
+            yield f"c{i}", UPDATE
+
+    async with client(fake_time) as c:
+        async for _ in c.iter_update_calendar_connections(items(), max_concurrency=4):
+            completed += 1
+    assert completed == pulled == 100
+
+
+async def test_an_async_iterable_is_accepted(mock_api, fake_time) -> None:
+    echo_server(mock_api)
+
+    async def items() -> AsyncIterator[tuple[str, CalendarConnectionUpdate]]:
+        for i in range(5):
+            await asyncio.sleep(0)
+            yield f"c{i}", UPDATE
+
+    async with client(fake_time) as c:
+        results = await c.update_calendar_connections(items())
+    assert [r.connection_id for r in results] == [f"c{i}" for i in range(5)]
+
+
+async def test_an_input_that_raises_finishes_in_flight_items_then_raises(
+    mock_api, fake_time
+) -> None:
+    echo_server(mock_api, delay_steps=1)
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        yield "c1", UPDATE
+        yield "c2", UPDATE
+        raise OSError("input file vanished")
+
+    got = []
+
+    async def consume(c: MeetergoClient) -> None:
+        async for result in c.iter_update_calendar_connections(items()):
+            got.append(result)
+
+    async with client(fake_time) as c:
+        with pytest.raises(OSError, match="input file vanished"):
+            await consume(c)
+    assert sorted(r.connection_id for r in got) == ["c1", "c2"]
+
+
+async def test_cancelling_a_bulk_run_leaves_nothing_pending(mock_api, fake_time) -> None:
+    started = asyncio.Event()
+
+    async def hang(url: URL, **kwargs: object) -> CallbackResult:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    import re
+
+    mock_api.patch(re.compile(re.escape(PREFIX) + "hang.*"), callback=hang, repeat=True)
+    mock_api.patch(PREFIX + "after", payload={"id": "after"})
+    before = asyncio.all_tasks()
+    async with client(fake_time) as c:
+        task = asyncio.create_task(
+            c.update_calendar_connections([(f"hang{i}", UPDATE) for i in range(20)])
+        )
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=2)
+        assert asyncio.all_tasks() == before
+        assert (await c.update_calendar_connection("after", UPDATE)).id == "after"
+
+
+async def test_an_unexpected_exception_in_one_item_is_its_result() -> None:
+    async def run_one(request: UpdateRequest) -> tuple[CalendarConnection, int]:
+        if request.connection_id == "bad":
+            raise RuntimeError("bug in a hook")
+        return CalendarConnection(id=request.connection_id), 1
+
+    items = [("a", UPDATE), ("bad", UPDATE), ("c", UPDATE)]
+    results = [r async for r in iter_bulk(items, run_one, 2)]
+    by_id = {r.connection_id: r for r in results}
+    assert isinstance(by_id["bad"].error, RuntimeError)
+    assert by_id["a"].ok
+    assert by_id["c"].ok
+
+
+async def _peak_memory(count: int) -> int:
+    async def run_one(request: UpdateRequest) -> tuple[CalendarConnection, int]:
+        await asyncio.sleep(0)
+        return CalendarConnection(id=request.connection_id), 1
+
+    items = ((f"conn-{i:06d}", UPDATE) for i in range(count))
+    tracemalloc.start()
+    try:
+        done = 0
+        async for _ in iter_bulk(items, run_one, 32):
+            done += 1
+        assert done == count
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_memory_stays_bounded_however_long_the_input() -> None:
+    small = await _peak_memory(1_000)
+    large = await _peak_memory(20_000)
+    # Twenty times the items, about the same peak: nothing is held per item.
+    assert large < small * 1.5 + 64 * 1024, (small, large)
