@@ -130,7 +130,8 @@ class MeetergoClient:
         )
         self._is_pat = key.startswith(PAT_PREFIX)
         self._base_url = check_base_url(
-            base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, allow_insecure_http
+            base_url if base_url is not None else os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
+            allow_insecure_http,
         )
         check_positive("timeout", timeout)
         check_count("max_concurrency", max_concurrency)
@@ -359,7 +360,7 @@ class MeetergoClient:
                 operation,
                 path,
                 policy,
-                call.first_sent_at or self._clock(),
+                self._clock() if call.first_sent_at is None else call.first_sent_at,
                 self._clock,
                 self._sleep,
                 self._on_retry,

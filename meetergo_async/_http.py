@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +23,7 @@ USER_ID_HEADER: Final = "x-meetergo-api-user-id"
 CONNECTIONS_PATH: Final = "/v4/calendar-connections/connections"
 MAX_MESSAGE_CHARS: Final = 500
 TRANSIENT_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
+_DELTA_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 
 _ERROR_CLASSES: Final[Mapping[int, type[errors.APIStatusError]]] = {
     400: errors.BadRequestError,
@@ -80,11 +82,11 @@ def _finite_non_negative(value: float) -> float | None:
 
 
 def parse_seconds(text: str) -> float | None:
-    """Parse a delta-seconds value (fractions allowed); ``None`` for anything unusable."""
-    try:
-        return _finite_non_negative(float(text.strip()))
-    except ValueError:
+    """Parse a delta-seconds value (digits, fractions allowed); ``None`` for anything else."""
+    text = text.strip()
+    if not _DELTA_SECONDS.fullmatch(text):
         return None
+    return _finite_non_negative(float(text))
 
 
 def parse_retry_after_value(text: str, now: datetime | None = None) -> float | None:
@@ -156,7 +158,7 @@ def decode_json(body: bytes) -> tuple[bool, object]:
     """Decode a JSON body: ``(True, value)``, or ``(False, None)`` when it is not JSON."""
     try:
         return True, json.loads(body)
-    except ValueError:  # includes JSONDecodeError and UnicodeDecodeError
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
         return False, None
 
 

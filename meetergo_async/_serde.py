@@ -100,7 +100,7 @@ def _make_update_hook() -> Callable[[Any, type], CalendarConnectionUpdate]:
     def structure(data: Any, _: type) -> CalendarConnectionUpdate:
         if not isinstance(data, Mapping):
             raise TypeError(f"an update must be a JSON object, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(by_json))
+        unknown = sorted(set(data) - set(by_json), key=str)
         if unknown:
             raise ValueError(f"unknown update field(s): {', '.join(map(str, unknown))}")
         return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})

@@ -7,8 +7,8 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f]")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 def check_text(name: str, value: object) -> str:
@@ -27,6 +27,10 @@ def check_text(name: str, value: object) -> str:
         raise ValueError(f"{name} must not be empty or whitespace")
     if _CONTROL.search(value):
         raise ValueError(f"{name} must not contain control characters (CR, LF, NUL, DEL, ...)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} must be valid Unicode (it holds a lone surrogate)") from None
     return value
 
 
