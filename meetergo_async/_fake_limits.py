@@ -1,0 +1,170 @@
+"""The fake server's rate limiters: ``TokenBucket`` and ``FixedWindow``, one budget per credential.
+
+Pure and clock-driven: a limiter reads time only from the clock it was given, so tests step a
+fake clock instead of sleeping. ``hit`` counts one request and returns a ``Verdict``;
+``limit_headers`` turns it into the response headers NestJS's throttler would send.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+import attrs
+
+from meetergo_async._config import check_count, check_positive
+
+Clock = Callable[[], float]
+
+# Float steps of a fake clock (0.1 + 0.2 ...) must not turn "exactly one token" or "exactly
+# 3 seconds" into 0.999... or 3.000...1, which would refuse a request or add a second.
+_EPSILON = 1e-9
+
+
+@attrs.frozen
+class TokenBucket:
+    """A token bucket: ``rate`` requests a second on average, up to ``burst`` at once.
+
+    Each credential's bucket starts full and refills continuously. Headers it produces:
+    ``X-RateLimit-Limit`` is ``burst``, ``X-RateLimit-Remaining`` the whole tokens left, and
+    ``X-RateLimit-Reset`` the seconds until the bucket is full again, rounded up.
+
+    Raises:
+        ValueError: ``rate`` is not a finite number > 0, or ``burst`` is below 1.
+        TypeError: ``rate`` is not a number or ``burst`` not an ``int``.
+    """
+
+    rate: float
+    burst: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        check_positive("rate", self.rate)
+        check_count("burst", self.burst)
+
+    @classmethod
+    def per_minute(cls, requests: float, *, burst: int | None = None) -> TokenBucket:
+        """Build a bucket of ``requests`` a minute; ``burst`` defaults to ``requests``."""
+        check_positive("requests", requests)
+        return cls(rate=requests / 60.0, burst=math.ceil(requests) if burst is None else burst)
+
+    @classmethod
+    def per_second(cls, requests: float, *, burst: int | None = None) -> TokenBucket:
+        """Build a bucket of ``requests`` a second; ``burst`` defaults to ``requests``."""
+        check_positive("requests", requests)
+        return cls(rate=requests, burst=math.ceil(requests) if burst is None else burst)
+
+
+@attrs.frozen
+class FixedWindow:
+    """Fixed windows: at most ``limit`` requests per ``window_seconds``, per credential.
+
+    A credential's window opens at its first request and lasts ``window_seconds``; the first
+    request after it ends opens the next one. ``X-RateLimit-Reset`` and ``Retry-After`` are
+    the whole seconds until the window ends, rounded up, as @nestjs/throttler reports them.
+
+    Raises:
+        ValueError: ``limit`` is below 1 or ``window_seconds`` is not a finite number > 0.
+        TypeError: ``limit`` is not an ``int`` or ``window_seconds`` not a number.
+    """
+
+    limit: int
+    window_seconds: float
+
+    def __attrs_post_init__(self) -> None:
+        check_count("limit", self.limit)
+        check_positive("window_seconds", self.window_seconds)
+
+
+class Verdict(NamedTuple):
+    """What a limiter decided about one request, and what its headers should say."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+    retry_after: int
+
+
+class Limiter(Protocol):
+    """Counts requests per credential key."""
+
+    def hit(self, key: str) -> Verdict:
+        """Count one request of ``key`` and say whether it may proceed."""
+        ...
+
+
+def _ceil_seconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds - _EPSILON))
+
+
+class _TokenBucketLimiter:
+    __slots__ = ("_buckets", "_burst", "_clock", "_rate")
+
+    def __init__(self, config: TokenBucket, clock: Clock) -> None:
+        self._rate = float(config.rate)
+        self._burst = config.burst
+        self._clock = clock
+        self._buckets: dict[str, list[float]] = {}  # key -> [tokens, last refill time]
+
+    def hit(self, key: str) -> Verdict:
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = [float(self._burst), now]
+        tokens = min(float(self._burst), bucket[0] + (now - bucket[1]) * self._rate)
+        bucket[1] = now
+        allowed = tokens >= 1.0 - _EPSILON
+        if allowed:
+            tokens = max(0.0, tokens - 1.0)
+        bucket[0] = tokens
+        full_in = (self._burst - tokens) / self._rate
+        reset = 0 if full_in <= _EPSILON else _ceil_seconds(full_in)
+        retry_after = 0 if allowed else _ceil_seconds((1.0 - tokens) / self._rate)
+        remaining = math.floor(tokens + _EPSILON)
+        return Verdict(allowed, self._burst, remaining, reset, retry_after)
+
+
+class _FixedWindowLimiter:
+    __slots__ = ("_clock", "_limit", "_window", "_windows")
+
+    def __init__(self, config: FixedWindow, clock: Clock) -> None:
+        self._limit = config.limit
+        self._window = float(config.window_seconds)
+        self._clock = clock
+        self._windows: dict[str, list[float]] = {}  # key -> [window end, hits]
+
+    def hit(self, key: str) -> Verdict:
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is None or now >= window[0] - _EPSILON:
+            window = self._windows[key] = [now + self._window, 0.0]
+        window[1] += 1
+        hits = int(window[1])
+        allowed = hits <= self._limit
+        reset = _ceil_seconds(window[0] - now)
+        remaining = max(0, self._limit - hits)
+        return Verdict(allowed, self._limit, remaining, reset, 0 if allowed else reset)
+
+
+def make_limiter(config: TokenBucket | FixedWindow, clock: Clock) -> Limiter:
+    """Build the per-credential limiter state for ``config``, reading time from ``clock``."""
+    if isinstance(config, TokenBucket):
+        return _TokenBucketLimiter(config, clock)
+    if isinstance(config, FixedWindow):
+        return _FixedWindowLimiter(config, clock)
+    raise TypeError(f"rate_limit must be a TokenBucket, FixedWindow or None, got {config!r}")
+
+
+def limit_headers(
+    verdict: Verdict, *, rate_headers: bool, retry_after: bool, suffix: str
+) -> dict[str, str]:
+    """Return the rate-limit headers for ``verdict``; ``suffix`` names a NestJS throttler."""
+    headers: dict[str, str] = {}
+    if rate_headers:
+        headers["X-RateLimit-Limit" + suffix] = str(verdict.limit)
+        headers["X-RateLimit-Remaining" + suffix] = str(verdict.remaining)
+        headers["X-RateLimit-Reset" + suffix] = str(verdict.reset)
+    if retry_after and not verdict.allowed:
+        headers["Retry-After" + suffix] = str(verdict.retry_after)
+    return headers

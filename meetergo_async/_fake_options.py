@@ -1,0 +1,56 @@
+"""The fake server's option checks and defaults, kept apart so ``FakeMeetergo`` reads short."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from meetergo_async._config import check_non_negative
+from meetergo_async._fake_app import Faults
+from meetergo_async._fake_limits import TokenBucket
+
+DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
+"""meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""
+DEFAULT_FAIL_STATUSES: Final = (500, 502, 503, 504)
+
+
+def strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    """Return ``values`` as a tuple of str; a bare str is refused, not split into letters."""
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be an iterable of str, not a single str")
+    result = tuple(values)
+    for value in result:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must hold str values, got {type(value).__name__}")
+    return result
+
+
+def check_fraction(name: str, value: float) -> None:
+    """Raise unless ``value`` is a number within 0..1."""
+    check_non_negative(name, value)
+    if value > 1:
+        raise ValueError(f"{name} must be within 0..1, got {value!r}")
+
+
+def build_faults(
+    seed: int | None,
+    fail_rate: float,
+    fail_statuses: Sequence[int],
+    drop_before_rate: float,
+    drop_after_rate: float,
+) -> Faults:
+    """Check the fault options and turn them into the bands one draw per request falls in."""
+    check_fraction("fail_rate", fail_rate)
+    check_fraction("drop_before_rate", drop_before_rate)
+    check_fraction("drop_after_rate", drop_after_rate)
+    statuses = tuple(fail_statuses)
+    if not statuses or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in statuses
+    ):
+        raise ValueError("fail_statuses must be a non-empty sequence of ints within 400..599")
+    before = fail_rate + drop_before_rate
+    after = before + drop_after_rate
+    if after > 1.0 + 1e-12:
+        raise ValueError("fail_rate + drop_before_rate + drop_after_rate must not exceed 1")
+    return Faults(random.Random(seed), statuses, fail_rate, before, after)

@@ -1,0 +1,321 @@
+"""``FakeMeetergo``: the sandbox server, built on aiohttp's low-level ``web.Server``.
+
+The low-level server has no router, middleware or access log, which keeps a request's server
+CPU small; the two routes are matched by hand from the raw path (see ``match_route``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from meetergo_async._config import check_count, check_non_negative
+from meetergo_async._fake_app import FakeApp, RateOptions
+from meetergo_async._fake_http import (
+    DEFAULT_API_KEY,
+    DEFAULT_PERSONAL_TOKEN,
+    DEFAULT_USER_ID,
+    Authenticator,
+    RecordedRequest,
+    make_script,
+)
+from meetergo_async._fake_limits import Clock, FixedWindow, TokenBucket, make_limiter
+from meetergo_async._fake_options import (
+    DEFAULT_FAIL_STATUSES,
+    DEFAULT_RATE_LIMIT,
+    build_faults,
+    strings,
+)
+from meetergo_async._fake_store import Connection, ConnectionStore, copy_connection
+
+
+class FakeMeetergo:
+    """A local imitation of meetergo's calendar-connection API, for tests and benchmarks.
+
+    Serves ``PATCH /v4/calendar-connections/connections/{id}`` and
+    ``GET /v4/calendar-connections/connections`` on ``host:port`` (an ephemeral port on
+    127.0.0.1 by default). Each request goes through these steps, in this order:
+
+    1. it is recorded (``requests``, token redacted);
+    2. a scripted answer queued with ``enqueue`` is taken, if one matches; otherwise one
+       number is drawn from ``random.Random(seed)`` to decide its fault, if any fault rate
+       is set;
+    3. ``latency`` seconds pass;
+    4. a scripted answer is sent as is; a ``fail_rate`` fault answers its 5xx;
+    5. an unknown route answers 404 ``Cannot <METHOD> <path>``;
+    6. authentication: 401, 400 (API key without ``x-meetergo-api-user-id``) or 403;
+    7. the credential's rate limit counts the request: 429 beyond it (never applied);
+    8. a ``userId`` query naming an unknown user answers 403;
+    9. a PATCH body is validated (400), its connection looked up (404), then applied; a
+       drop fault cuts the connection before or after applying it.
+
+    Steps 7 to 9 carry the rate-limit headers. Personal access tokens act as the first
+    of ``user_ids``; all users share one set of connections.
+
+    Args:
+        connections: mappings seeding the store, camelCase like the API's JSON; each needs an
+            ``id`` or gets ``conn-NNNN``; missing fields get defaults.
+        generate: how many connections ``conn-0000``, ``conn-0001``, ... to add after them.
+        host: the address to bind. port: the port; 0 picks a free one.
+        api_keys: accepted platform API keys. expired_api_keys: keys answered with 401
+            "API key has expired". personal_tokens: accepted personal access tokens.
+        user_ids: the known users (at least one).
+        rate_limit: a ``TokenBucket`` or ``FixedWindow`` per credential; ``None`` for none.
+        rate_limit_headers: send ``X-RateLimit-Limit``/``-Remaining``/``-Reset``. ``None``
+            (the default) sends them for a ``FixedWindow``, whose windows they describe the
+            way NestJS does, and not for a ``TokenBucket``, which has no window to describe.
+        retry_after_header: send ``Retry-After`` (whole seconds, at least 1) on a 429.
+        header_suffix: appended to those header names, e.g. ``"-short"`` for a NestJS
+            throttler named ``short``.
+        seed: seeds the one random generator behind every fault; ``None`` seeds from the OS.
+        fail_rate: fraction of requests answered with a status from ``fail_statuses``.
+        fail_statuses: the statuses ``fail_rate`` draws from, each equally likely.
+        drop_before_rate: fraction of PATCHes cut before their update is applied.
+        drop_after_rate: fraction of PATCHes cut after their update was applied.
+        latency: seconds every request waits before it is answered.
+        clock: the monotonic clock of the rate limiters. wall_clock: epoch seconds for
+            ``updatedAt`` (``time.time``).
+        record_requests: keep ``requests``; switch off for long soak runs.
+        shutdown_timeout: seconds ``close`` lets in-flight requests finish; 0 cancels them.
+
+    Raises:
+        ValueError, TypeError: an option is out of range or of the wrong type.
+    """
+
+    def __init__(
+        self,
+        connections: Iterable[Mapping[str, Any]] | None = None,
+        *,
+        generate: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Iterable[str] = (DEFAULT_API_KEY,),
+        expired_api_keys: Iterable[str] = (),
+        personal_tokens: Iterable[str] = (DEFAULT_PERSONAL_TOKEN,),
+        user_ids: Iterable[str] = (DEFAULT_USER_ID,),
+        rate_limit: TokenBucket | FixedWindow | None = DEFAULT_RATE_LIMIT,
+        rate_limit_headers: bool | None = None,
+        retry_after_header: bool = True,
+        header_suffix: str = "",
+        seed: int | None = 0,
+        fail_rate: float = 0.0,
+        fail_statuses: Sequence[int] = DEFAULT_FAIL_STATUSES,
+        drop_before_rate: float = 0.0,
+        drop_after_rate: float = 0.0,
+        latency: float = 0.0,
+        clock: Clock = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        record_requests: bool = True,
+        shutdown_timeout: float = 1.0,
+    ) -> None:
+        check_count("generate", generate, minimum=0)
+        check_count("port", port, minimum=0)
+        check_non_negative("latency", latency)
+        check_non_negative("shutdown_timeout", shutdown_timeout)
+        self._host, self._port = host, port
+        # aiohttp reads a shutdown timeout of 0 as "wait forever"; we mean "cancel at once".
+        self._shutdown_timeout = max(float(shutdown_timeout), 0.001)
+        self._api_keys = strings("api_keys", api_keys)
+        self._personal_tokens = strings("personal_tokens", personal_tokens)
+        self._user_ids = strings("user_ids", user_ids)
+        expired = strings("expired_api_keys", expired_api_keys)
+        auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
+        limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
+        if rate_limit_headers is None:
+            rate_limit_headers = isinstance(rate_limit, FixedWindow)
+        rate = RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix)
+        faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
+        store = ConnectionStore(wall_clock)
+        store.seed(connections or ())
+        store.generate(generate)
+        self._app = FakeApp(
+            store, auth, rate, faults, latency=float(latency), record=record_requests
+        )
+        self._runner: web.ServerRunner | None = None
+        self._bound_port: int | None = None
+
+    # -- what a test reads -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:<port>`` without a trailing slash.
+
+        Raises:
+            RuntimeError: the server was never started.
+        """
+        if self._bound_port is None:
+            raise RuntimeError("FakeMeetergo is not started: use 'async with' or start()")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._bound_port}"
+
+    @property
+    def port(self) -> int | None:
+        """The bound port once started, else ``None``."""
+        return self._bound_port
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting requests."""
+        return self._runner is not None
+
+    @property
+    def api_key(self) -> str:
+        """The first accepted API key (``DEFAULT_API_KEY`` by default).
+
+        Raises:
+            RuntimeError: ``api_keys`` was empty.
+        """
+        if not self._api_keys:
+            raise RuntimeError("this FakeMeetergo accepts no API key")
+        return self._api_keys[0]
+
+    @property
+    def personal_token(self) -> str:
+        """The first accepted personal access token (``DEFAULT_PERSONAL_TOKEN`` by default).
+
+        Raises:
+            RuntimeError: ``personal_tokens`` was empty.
+        """
+        if not self._personal_tokens:
+            raise RuntimeError("this FakeMeetergo accepts no personal access token")
+        return self._personal_tokens[0]
+
+    @property
+    def user_id(self) -> str:
+        """The first known user (``DEFAULT_USER_ID`` by default); personal tokens act as it."""
+        return self._user_ids[0]
+
+    @property
+    def connections(self) -> dict[str, Connection]:
+        """A copy of the store: connection id -> the connection's camelCase JSON object."""
+        return {cid: copy_connection(conn) for cid, conn in self._app.store.items.items()}
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The recorded requests in arrival order (the live list; copy it for a snapshot)."""
+        return self._app.requests
+
+    @property
+    def status_counts(self) -> Counter[int]:
+        """How many responses had each status; a cut connection counts under ``DROPPED`` (0)."""
+        return self._app.status_counts
+
+    @property
+    def update_counts(self) -> Counter[str]:
+        """Connection id -> how many PATCHes were applied to it (dropped-after ones too)."""
+        return self._app.update_counts
+
+    @property
+    def pending_scripts(self) -> int:
+        """How many answers queued with ``enqueue`` are still waiting for their request."""
+        return len(self._app.scripts)
+
+    # -- what a test changes -----------------------------------------------------------
+
+    def add_connection(self, id: str | None = None, **fields: Any) -> Connection:
+        """Store a connection and return a copy of it.
+
+        ``fields`` are camelCase JSON fields (``provider="google"``, ``selectedCalendars=[...]``);
+        the ones left out get defaults. Without ``id`` the next free ``conn-NNNN`` is used.
+
+        Raises:
+            ValueError: a connection with that id exists. TypeError: the id is not a str.
+        """
+        return copy_connection(self._app.store.add(id, fields))
+
+    def enqueue(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        *,
+        json: Any = None,
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        drop: bool = False,
+    ) -> None:
+        """Queue a scripted answer for the next request matching ``method`` and ``path``.
+
+        ``path`` is the percent-decoded path without query (the connection id ``a/b`` gives
+        ``/v4/calendar-connections/connections/a/b``); ``"*"`` matches any path, and a
+        method of ``"*"`` any method. Scripts are taken first-in first-out, one per matching
+        request, before authentication, rate limiting and fault injection, and they count
+        against no budget. Without ``json`` or ``body``, an error status gets meetergo's
+        error body. ``drop=True`` closes the connection without an answer.
+
+        Raises:
+            ValueError: both ``json`` and ``body`` are given, or ``status`` is not 100..599.
+        """
+        script = make_script(method, path, status, (json, body), headers, drop)
+        self._app.scripts.append(script)
+
+    def reset_records(self) -> None:
+        """Forget recorded requests, status counts and update counts (the store stays)."""
+        self._app.requests.clear()
+        self._app.status_counts.clear()
+        self._app.update_counts.clear()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the port and start serving.
+
+        Raises:
+            RuntimeError: it is already running. OSError: the port cannot be bound.
+        """
+        if self._runner is not None:
+            raise RuntimeError("FakeMeetergo is already running")
+        server = web.Server(self._app.handle, access_log=None)
+        runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._bound_port = int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop serving and release every connection; calling it again does nothing.
+
+        In-flight requests get ``shutdown_timeout`` seconds to finish, then are cancelled.
+        """
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        await runner.cleanup()
+        if self._app.inflight:
+            # Handlers cancelled by the shutdown timeout end on a later turn of the loop.
+            await asyncio.wait(set(self._app.inflight))
+
+    async def serve_forever(self) -> None:
+        """Serve until the calling task is cancelled, starting first if needed; then close."""
+        if self._runner is None:
+            await self.start()
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            await self.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        where = self.url if self._bound_port is not None else "not started"
+        return f"<FakeMeetergo {where} connections={len(self._app.store.items)}>"
