@@ -55,13 +55,64 @@ async def _run_item(index: int, request: UpdateRequest, run_one: RunOne) -> Upda
     return UpdateResult(index, request.connection_id, connection=connection, attempts=attempts)
 
 
-async def _enumerate(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+class _Source:
+    """The shared input: hands each worker the next ``(index, item)``, reading lazily."""
+
+    def __init__(self, items: Iterable[Any] | AsyncIterable[Any]) -> None:
+        self._sync = None if isinstance(items, AsyncIterable) else iter(items)
+        self._async = aiter(items) if isinstance(items, AsyncIterable) else None
+        self._lock = asyncio.Lock()  # an async generator must not be advanced twice at once
+        self._index = 0
+        self.done = False
+        self.error: BaseException | None = None
+
+    async def next(self) -> tuple[int, Any] | None:
+        """The next item with its input position, or ``None`` at the end (or on an error)."""
+        if self.done:
+            return None
+        try:
+            if self._sync is not None:
+                item = next(self._sync)
+            else:
+                async with self._lock:
+                    if self.done:
+                        return None
+                    assert self._async is not None
+                    item = await anext(self._async)
+        except (StopIteration, StopAsyncIteration):
+            self.done = True
+            return None
+        except Exception as error:  # noqa: BLE001 - raised after the items in flight end
+            self.done, self.error = True, error
+            return None
+        self._index += 1
+        return self._index - 1, item
+
+
+async def _worker(
+    source: _Source,
+    run_one: RunOne,
+    out: asyncio.Queue[UpdateResult | None],
+    room: asyncio.Semaphore,
+) -> None:
+    try:
+        while True:
+            # A result needs room before the next item is read: at most one result per
+            # worker waits unconsumed, so the input is never read far ahead of the consumer.
+            await room.acquire()
+            taken = await source.next()
+            if taken is None:
+                room.release()
+                return
+            index, item = taken
+            try:
+                request = to_request(item)
+            except (TypeError, ValueError) as error:
+                out.put_nowait(UpdateResult(index, _item_id(item), error=error, attempts=0))
+            else:
+                out.put_nowait(await _run_item(index, request, run_one))
+    finally:
+        out.put_nowait(None)  # this worker's end marker
 
 
 async def iter_bulk(
@@ -69,48 +120,33 @@ async def iter_bulk(
 ) -> AsyncIterator[UpdateResult]:
     """Yield one ``UpdateResult`` per item, as each completes.
 
-    The input is read only when a slot is free, so a generator of any length is never
-    drained ahead of the work. An invalid item yields its ``TypeError``/``ValueError`` at
-    once and sends nothing. If reading the input raises, the items already started finish
-    and are yielded, then that error propagates. Closing or cancelling the iterator cancels
-    the requests in flight and waits for them to end.
+    ``max_concurrency`` workers share the input and take the next item only when they are
+    free, so a generator of any length is never drained ahead of the work and nothing is
+    held per item. An invalid item yields its ``TypeError``/``ValueError`` and sends
+    nothing. If reading the input raises, the items already started finish and are
+    yielded, then that error propagates. Closing or cancelling the iterator cancels the
+    requests in flight and waits for them to end.
     """
-    source = _enumerate(items)
-    pending: set[asyncio.Task[UpdateResult]] = set()
-    # Finished tasks land here: O(1) per item, where asyncio.wait would rescan all pending.
-    finished: asyncio.Queue[asyncio.Task[UpdateResult]] = asyncio.Queue()
-    index = 0
-    source_error: BaseException | None = None
-    exhausted = False
+    source = _Source(items)
+    out: asyncio.Queue[UpdateResult | None] = asyncio.Queue()
+    room = asyncio.Semaphore(max_concurrency)
+    workers = [
+        asyncio.create_task(_worker(source, run_one, out, room)) for _ in range(max_concurrency)
+    ]
+    running = len(workers)
     try:
-        while True:
-            while not exhausted and len(pending) < max_concurrency:
-                try:
-                    item = await anext(source)
-                except StopAsyncIteration:
-                    exhausted = True
-                    break
-                except Exception as error:  # noqa: BLE001 - re-raised once in-flight items end
-                    exhausted, source_error = True, error
-                    break
-                try:
-                    request = to_request(item)
-                except (TypeError, ValueError) as error:
-                    yield UpdateResult(index, _item_id(item), error=error, attempts=0)
-                else:
-                    task = asyncio.create_task(_run_item(index, request, run_one))
-                    task.add_done_callback(finished.put_nowait)
-                    pending.add(task)
-                index += 1
-            if not pending:
-                break
-            task = await finished.get()
-            pending.discard(task)
-            yield task.result()
+        while running:
+            result = await out.get()
+            if result is None:
+                running -= 1
+            else:
+                room.release()
+                yield result
     finally:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        await source.aclose()
-    if source_error is not None:
-        raise source_error
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if isinstance(items, AsyncGenerator):
+            await items.aclose()
+    if source.error is not None:
+        raise source.error

@@ -9,11 +9,13 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any, Final, Self
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict
 from yarl import URL
 
 from . import _http
@@ -32,8 +34,8 @@ from ._config import (
     check_count,
     check_positive,
 )
-from ._ratelimit import Limiter, Ticket
-from ._retry import OnRetry, Operation, RetryContext, call_with_retries
+from ._ratelimit import Limiter
+from ._retry import OnRetry, Operation, RetryContext, retry_after_failure
 from ._serde import converter, parse_connection
 from ._validate import (
     PAT_PREFIX,
@@ -141,6 +143,7 @@ class MeetergoClient:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
         self._base_headers = _http.base_headers(key)
+        self._header_cache: dict[bool, CIMultiDict[str]] = {}
         self._timeout_seconds = float(timeout)
         self._timeout = aiohttp.ClientTimeout(total=self._timeout_seconds)
         self._retry = retry
@@ -302,12 +305,13 @@ class MeetergoClient:
         check_count("max_concurrency", limit)
         return iter_bulk(items, self._update_one, limit)
 
-    async def _update_one(self, request: UpdateRequest) -> tuple[CalendarConnection, int]:
-        return await self._update(request, timeout=None, retry=None)
+    def _update_one(self, request: UpdateRequest) -> Awaitable[tuple[CalendarConnection, int]]:
+        return self._update(request, timeout=None, retry=None)
 
-    async def _update(
+    def _update(
         self, request: UpdateRequest, *, timeout: float | None, retry: RetryPolicy | None
-    ) -> tuple[CalendarConnection, int]:
+    ) -> Awaitable[tuple[CalendarConnection, int]]:
+        # A plain function handing back the coroutine: one frame fewer on every await.
         path = _http.connection_path(request.connection_id)
         body = json.dumps(converter.unstructure(request.update)).encode()
 
@@ -316,7 +320,7 @@ class MeetergoClient:
                 log.warning("PATCH %s answered 2xx with a non-object body; kept the id", path)
             return parse_connection(data, request.connection_id)
 
-        return await self._call(
+        return self._call(
             UPDATE_CONNECTION,
             path,
             parse,
@@ -341,34 +345,44 @@ class MeetergoClient:
     ) -> tuple[Any, int]:
         """Send one logical request under the retry policy; return its result and attempts."""
         query = _http.query_string({"userId": check_optional_text("owner_user_id", owner_user_id)})
-        user_id = self._acting_user(as_user)
         policy = self._check_retry(retry)
         call = _Call(
             method=operation.method,
             path=path,
             url=URL(self._base_url + path + query, encoded=True),
-            headers=_http.request_headers(self._base_headers, user_id, has_body=body is not None),
+            headers=self._headers(self._acting_user(as_user), has_body=body is not None),
             body=body,
             timeout=self._check_timeout(timeout),
             deadline=policy.deadline,
             parse=parse,
         )
         session = self._open()
-
-        def context() -> RetryContext:
-            return RetryContext(
-                operation,
-                path,
-                policy,
-                self._clock() if call.first_sent_at is None else call.first_sent_at,
-                self._clock,
-                self._sleep,
-                self._on_retry,
-                self._on_wait,
-            )
-
-        result = await call_with_retries(lambda: self._attempt(session, call), context)
+        try:
+            # The first attempt runs bare: a call that succeeds at once builds no retry state.
+            return await self._attempt(session, call), call.attempts
+        except MeetergoError as error:
+            first = error  # retried outside the except block, so errors do not chain to it
+        started = self._clock() if call.first_sent_at is None else call.first_sent_at
+        ctx = RetryContext(
+            operation, path, policy, started, self._clock, self._sleep, self._on_retry,
+            self._on_wait,
+        )  # fmt: skip
+        result = await retry_after_failure(first, partial(self._attempt, session, call), ctx)
         return result, call.attempts
+
+    def _headers(self, user_id: str | None, *, has_body: bool) -> CIMultiDict[str]:
+        # Built once for the client's own user; aiohttp copies them into each request.
+        if user_id != self._user_id:
+            return CIMultiDict(
+                _http.request_headers(self._base_headers, user_id, has_body=has_body)
+            )
+        headers = self._header_cache.get(has_body)
+        if headers is None:
+            headers = CIMultiDict(
+                _http.request_headers(self._base_headers, user_id, has_body=has_body)
+            )
+            self._header_cache[has_body] = headers
+        return headers
 
     def _acting_user(self, as_user: str | None) -> str | None:
         if as_user is None:
@@ -401,52 +415,37 @@ class MeetergoClient:
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> Any:
         async with self._slots:
-            ticket = await self._limiter.acquire()
+            ticket = self._limiter.try_acquire() or await self._limiter.acquire()
             if call.first_sent_at is None:
                 call.first_sent_at = ticket.sent_at
             call.attempts += 1
             self._requests += 1
+            timeout = self._attempt_timeout(call)
             try:
-                return await self._exchange(session, call, ticket)
-            except MeetergoError as error:
-                error.attempts = call.attempts
-                raise
-
-    async def _exchange(self, session: aiohttp.ClientSession, call: _Call, ticket: Ticket) -> Any:
-        timeout = self._attempt_timeout(call)
-        try:
-            async with session.request(
-                call.method,
-                call.url,
-                headers=call.headers,
-                data=call.body,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as response:
-                status, reason, headers = response.status, response.reason or "", response.headers
-                raw, complete = await self._read(response)
-        except TimeoutError as exc:
-            raise APITimeoutError(
-                f"no complete answer within {timeout.total:g}s", method=call.method, path=call.path
-            ) from exc
-        except aiohttp.ClientError as exc:
-            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise APIConnectionError(message, method=call.method, path=call.path) from exc
-        if not complete:
-            log.warning(
-                "%s %s: response body over %d bytes was not read",
-                call.method,
-                call.path,
-                self._max_response_bytes,
-            )
+                async with session.request(
+                    call.method,
+                    call.url,
+                    headers=call.headers,
+                    data=call.body,
+                    timeout=timeout,
+                    allow_redirects=False,
+                ) as response:
+                    status, reason, headers = response.status, response.reason, response.headers
+                    raw = await self._read(response, call)
+            except TimeoutError as exc:
+                message = f"no complete answer within {timeout.total:g}s"
+                raise call.failed(APITimeoutError(message)) from exc
+            except aiohttp.ClientError as exc:
+                message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                raise call.failed(APIConnectionError(message)) from exc
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
             return call.parse(self._decode_success(raw, call))
         error = _http.error_for_status(
-            status, reason, dict(headers), raw, method=call.method, path=call.path
+            status, reason or "", dict(headers), raw, method=call.method, path=call.path
         )
         self._limiter.on_response(ticket, status, headers, error.retry_after)
-        raise error
+        raise call.failed(error)
 
     def _attempt_timeout(self, call: _Call) -> aiohttp.ClientTimeout:
         total = call.timeout
@@ -454,28 +453,30 @@ class MeetergoClient:
             start = call.first_sent_at if call.first_sent_at is not None else self._clock()
             remaining = start + call.deadline - self._clock()
             if remaining <= 0:
-                raise APITimeoutError(
-                    "the call's deadline has passed", method=call.method, path=call.path
-                )
+                raise call.failed(APITimeoutError("the call's deadline has passed"))
             total = min(total, remaining)
         if total == self._timeout_seconds:
             return self._timeout
         return aiohttp.ClientTimeout(total=total)
 
-    async def _read(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
-        """Read the body, never past ``max_response_bytes``: ``(body, complete)``."""
+    async def _read(self, response: aiohttp.ClientResponse, call: _Call) -> bytes:
+        """Read the body, never past ``max_response_bytes`` (a longer one reads as empty)."""
         cap = self._max_response_bytes
         length = response.content_length
-        if length is not None:
-            return (await response.read(), True) if length <= cap else (b"", False)
-        chunks: list[bytes] = []
+        if length is not None and length <= cap:
+            return await response.read()
         size = 0
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > cap:
-                return b"", False
-            chunks.append(chunk)
-        return b"".join(chunks), True
+        chunks: list[bytes] = []
+        if length is None:
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        log.warning("%s %s: response body over %d bytes was not read", call.method, call.path, cap)
+        return b""
 
     def _decode_success(self, raw: bytes, call: _Call) -> object:
         if not raw:
@@ -497,13 +498,18 @@ class _Call:
     method: str
     path: str
     url: URL
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     body: bytes | None
     timeout: float
     deadline: float | None
     parse: Callable[[object], Any]
     first_sent_at: float | None = None
     attempts: int = 0
+
+    def failed(self, error: MeetergoError) -> MeetergoError:
+        """Stamp ``error`` with this call's method, path and attempt count."""
+        error.method, error.path, error.attempts = self.method, self.path, self.attempts
+        return error
 
 
 def _parse_list(data: object) -> list[CalendarConnection]:

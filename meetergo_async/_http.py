@@ -23,6 +23,7 @@ USER_ID_HEADER: Final = "x-meetergo-api-user-id"
 CONNECTIONS_PATH: Final = "/v4/calendar-connections/connections"
 MAX_MESSAGE_CHARS: Final = 500
 TRANSIENT_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
+_PLAIN_SEGMENT: Final = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote() leaves as it is
 _DELTA_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 
 _ERROR_CLASSES: Final[Mapping[int, type[errors.APIStatusError]]] = {
@@ -63,7 +64,9 @@ def connection_path(connection_id: str) -> str:
     ``/``, ``?``, ``#`` and ``%`` are encoded; ``.`` and ``..`` (which a URL parser would
     resolve as dot segments) are encoded as ``%2E``.
     """
-    segment = quote(connection_id, safe="")
+    segment = (
+        connection_id if _PLAIN_SEGMENT.fullmatch(connection_id) else quote(connection_id, safe="")
+    )
     if segment.strip(".") == "":
         segment = segment.replace(".", "%2E")
     return f"{CONNECTIONS_PATH}/{segment}"
@@ -142,7 +145,11 @@ def parse_rate_limit(
     """
     remaining: dict[str, int] = {}
     reset: dict[str, float] = {}
-    for name, value in _lowered(headers):
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        if name[:11].lower() != "x-ratelimit":  # cheap test first: most headers are not ours
+            continue
+        name = name.lower()
         if name.startswith("x-ratelimit-remaining"):
             try:
                 remaining[name[len("x-ratelimit-remaining") :]] = max(0, int(value.strip()))
@@ -157,7 +164,8 @@ def parse_rate_limit(
 def decode_json(body: bytes) -> tuple[bool, object]:
     """Decode a JSON body: ``(True, value)``, or ``(False, None)`` when it is not JSON."""
     try:
-        return True, json.loads(body)
+        # Decoding first skips json's encoding sniffing; bad UTF-8 is a ValueError too.
+        return True, json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
         return False, None
 

@@ -103,6 +103,7 @@ class Limiter:
         self._window_floor = -math.inf
         self._seq = 0
         self._lock = asyncio.Lock()
+        self._queued = 0  # tasks inside ``acquire``; the lock-free path must not overtake them
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
 
@@ -111,16 +112,29 @@ class Limiter:
         """The rate in force now (requests a second), ``None`` when pacing is off."""
         return self._rate if self.limit else None
 
+    def try_acquire(self) -> Ticket | None:
+        """Take a turn at once if nobody is queued and nothing bids to wait; else ``None``."""
+        if self._queued:
+            return None
+        now = self._clock()
+        return self._grant(now) if self._wait_time(now) <= 0 else None
+
     async def acquire(self) -> Ticket:
         """Wait for this client's turn; first come, first served; cancel-safe."""
-        async with self._lock:
-            while (wait := self._wait_time(self._clock())) > 0:
-                await self._sleep(wait)
-            now = self._clock()
-            if self.limit:
-                self._tokens -= 1.0
-            self._seq += 1
-            return Ticket(self._seq, now)
+        self._queued += 1
+        try:
+            async with self._lock:
+                while (wait := self._wait_time(self._clock())) > 0:
+                    await self._sleep(wait)
+                return self._grant(self._clock())
+        finally:
+            self._queued -= 1
+
+    def _grant(self, now: float) -> Ticket:
+        if self.limit:
+            self._tokens -= 1.0
+        self._seq += 1
+        return Ticket(self._seq, now)
 
     def _wait_time(self, now: float) -> float:
         self._refill(now)

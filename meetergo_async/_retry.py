@@ -28,7 +28,7 @@ from ._config import RetryPolicy
 from ._http import TRANSIENT_STATUSES
 from .errors import APIConnectionError, APIStatusError, MeetergoError, RateLimitError
 
-__all__ = ["Operation", "RetryEvent", "call_with_retries"]
+__all__ = ["Operation", "RetryContext", "RetryEvent", "retry_after_failure"]
 
 log = logging.getLogger("meetergo_async")
 
@@ -190,22 +190,19 @@ def _build(ctx: RetryContext) -> AsyncRetrying:
     )
 
 
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[T]], context: Callable[[], RetryContext]
+async def retry_after_failure(
+    error: MeetergoError, attempt: Callable[[], Awaitable[T]], ctx: RetryContext
 ) -> T:
-    """Run ``attempt`` under the retry policy; on failure raise the last ``MeetergoError``.
+    """Go on after a first attempt failed with ``error``: retry under the policy, or raise.
 
-    The first attempt runs bare; only a retryable failure builds the context and the
-    ``AsyncRetrying``, which replays that failure as its own first attempt. ``attempt`` is
-    expected to set ``attempts`` on the errors it raises.
+    The caller sent the first attempt bare; here the ``AsyncRetrying`` replays that failure
+    as its own first attempt, so everything after it is as if tenacity had run from the
+    start. On failure the last ``MeetergoError`` is raised (``attempt`` sets its
+    ``attempts``), never ``tenacity.RetryError``.
     """
-    try:
-        return await attempt()
-    except MeetergoError as error:
-        ctx = context()
-        if ctx.policy.max_attempts == 1 or not ctx.operation.should_retry(error):
-            raise
-        first: MeetergoError | None = error
+    if ctx.policy.max_attempts == 1 or not ctx.operation.should_retry(error):
+        raise error
+    first: MeetergoError | None = error
 
     async def replay_then_attempt() -> T:
         nonlocal first

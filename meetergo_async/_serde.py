@@ -34,6 +34,19 @@ def _renames(cls: type) -> dict[str, Any]:
     return {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
 
 
+def _json_ready(value: T) -> T:
+    return value
+
+
+def _update_overrides() -> dict[str, Any]:
+    # Every set value of an update is already JSON (str, bool, a tuple json.dumps writes as
+    # a list), so no per-field dispatch on the union with UNSET is needed.
+    return {
+        a.name: override(rename=camel(a.name), unstruct_hook=_json_ready)
+        for a in attrs.fields(CalendarConnectionUpdate)
+    }
+
+
 def _strict(kind: type[T]) -> Callable[[object, type], T]:
     # cattrs' default str/bool hooks coerce (str(5), bool("false")): wrong for a lenient
     # parser that must tell a wrong type apart from a value.
@@ -65,30 +78,30 @@ def _non_none(hint: Any) -> Any:
 
 def _lenient_connection_hook(conv: cattrs.Converter) -> Callable[[Any, type], CalendarConnection]:
     hints = typing.get_type_hints(CalendarConnection)
-    fields = [
-        (a.name, camel(a.name), conv.get_structure_hook(_non_none(hints[a.name])))
+    by_key = {
+        camel(a.name): (a.name, conv.get_structure_hook(_non_none(hints[a.name])))
         for a in attrs.fields(CalendarConnection)
         if a.name not in ("id", "extra")
-    ]
-    known = {key for _, key, _ in fields} | {"id"}
+    }
 
     def structure(data: Any, _: type) -> CalendarConnection:
         if not isinstance(data, Mapping):
             return CalendarConnection(id="")
-        extra = {k: v for k, v in data.items() if k not in known}
+        extra: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        for name, key, hook in fields:
-            raw = data.get(key)
-            if raw is not None:
-                try:
-                    values[name] = hook(raw, object)
-                except (TypeError, ValueError):
-                    extra[key] = raw
-        conn_id = data.get("id")
-        if not isinstance(conn_id, str):
-            if conn_id is not None:
-                extra["id"] = conn_id
-            conn_id = ""
+        conn_id: Any = ""
+        for key, raw in data.items():  # one pass over what the server sent
+            field = by_key.get(key)
+            if field is not None:
+                if raw is not None:
+                    try:
+                        values[field[0]] = field[1](raw, object)
+                    except (TypeError, ValueError):
+                        extra[key] = raw
+            elif key == "id" and isinstance(raw, str):
+                conn_id = raw
+            elif key != "id" or raw is not None:
+                extra[key] = raw
         return CalendarConnection(id=conn_id, extra=extra, **values)
 
     return structure
@@ -121,7 +134,7 @@ def _make_converter() -> cattrs.Converter:
             CalendarConnectionUpdate,
             conv,
             _cattrs_omit_if_default=True,
-            **_renames(CalendarConnectionUpdate),
+            **_update_overrides(),
         ),
     )
     conv.register_structure_hook(CalendarConnectionUpdate, _make_update_hook())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -101,7 +101,10 @@ class CalendarConnectionUpdate:
 
     def is_empty(self) -> bool:
         """Tell whether no field is set (such an update is refused before sending)."""
-        return all(getattr(self, a.name) is UNSET for a in attrs.fields(type(self)))
+        return self == _EMPTY_UPDATE
+
+
+_EMPTY_UPDATE: Final = CalendarConnectionUpdate()
 
 
 @attrs.frozen(kw_only=True)

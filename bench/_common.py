@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmarks: a server in a subprocess, medians, a plain table."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID
+
+API_KEY = DEFAULT_API_KEY
+USER_ID = DEFAULT_USER_ID
+SERVER = Path(__file__).with_name("_server.py")
+
+
+@contextlib.contextmanager
+def server(*args: str) -> Iterator[str]:
+    """Start ``_server.py`` with ``args`` in its own process; yield its URL."""
+    proc = subprocess.Popen(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(SERVER), *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers], *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

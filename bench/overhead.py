@@ -1,0 +1,110 @@
+"""What the SDK costs over raw aiohttp: throughput and client CPU per request.
+
+The same FakeMeetergo (rate limit off) runs in its own process; this process sends 5,000
+PATCHes at concurrency 64, alternating raw aiohttp and ``MeetergoClient`` (retries on,
+proactive rate limit off) for several rounds, and prints medians and their ratios.
+Targets: >= 0.9x raw aiohttp's throughput, <= 1.2x its CPU per request.
+
+    python bench/overhead.py [--requests 5000] [--concurrency 64] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from _common import API_KEY, USER_ID, median, server, table
+
+from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+
+PATH = "/v4/calendar-connections/connections/"
+
+
+async def _workers(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> None:
+    queue = iter(range(n))
+
+    async def worker() -> None:
+        for i in queue:
+            await one(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def raw_round(url: str, n: int, concurrency: int, conns: int) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}", "x-meetergo-api-user-id": USER_ID}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def one(i: int) -> object:
+            body = {"validateAvailability": i % 2 == 0, "primaryCalendar": "primary"}
+            async with session.patch(f"{url}{PATH}conn-{i % conns:04d}", json=body) as resp:
+                resp.raise_for_status()
+                return await resp.json()
+
+        await _workers(n, concurrency, one)
+
+
+async def sdk_round(url: str, n: int, concurrency: int, conns: int) -> None:
+    updates = [
+        CalendarConnectionUpdate(validate_availability=flag, primary_calendar="primary")
+        for flag in (True, False)
+    ]
+    async with MeetergoClient(
+        API_KEY, user_id=USER_ID, base_url=url, rate_limit=None, max_concurrency=concurrency
+    ) as client:
+
+        async def one(i: int) -> object:
+            conn_id = f"conn-{i % conns:04d}"
+            return await client.update_calendar_connection(conn_id, updates[i % 2])
+
+        await _workers(n, concurrency, one)
+
+
+async def bulk_round(url: str, n: int, concurrency: int, conns: int) -> None:
+    update = CalendarConnectionUpdate(validate_availability=True, primary_calendar="primary")
+    async with MeetergoClient(
+        API_KEY, user_id=USER_ID, base_url=url, rate_limit=None, max_concurrency=concurrency
+    ) as client:
+        items = ((f"conn-{i % conns:04d}", update) for i in range(n))
+        results = await client.update_calendar_connections(items)
+        assert all(r.ok for r in results)
+
+
+async def measure(run: Callable[..., Awaitable[None]], *args: object) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    await run(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    n, conc, conns = args.requests, args.concurrency, 500
+    runs = {"raw aiohttp": raw_round, "MeetergoClient": sdk_round, "SDK bulk": bulk_round}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    with server(str(conns)) as url:
+        asyncio.run(raw_round(url, 500, conc, conns))  # warm up the server and the imports
+        for _ in range(args.rounds):
+            for name, run in runs.items():
+                samples[name].append(asyncio.run(measure(run, url, n, conc, conns)))
+    base_rps = median([n / wall for wall, _ in samples["raw aiohttp"]])
+    base_cpu = median([cpu / n * 1e6 for _, cpu in samples["raw aiohttp"]])
+    rows = []
+    for name, values in samples.items():
+        rps = median([n / wall for wall, _ in values])
+        cpu = median([c / n * 1e6 for _, c in values])
+        rows.append([name, round(rps), round(cpu, 1), rps / base_rps, cpu / base_cpu])
+    print(f"{n} PATCHes at concurrency {conc}, {args.rounds} alternating rounds, medians")
+    print(table(["client", "req/s", "CPU us/req", "throughput x", "CPU x"], rows))
+    print(json.dumps({r[0]: {"rps": r[1], "cpu_us": r[2]} for r in rows}))
+
+
+if __name__ == "__main__":
+    main()
