@@ -433,9 +433,11 @@ class MeetergoClient:
                     status, reason, headers = response.status, response.reason, response.headers
                     raw = await self._read(response, call)
             except TimeoutError as exc:
+                self._limiter.on_attempt_done()
                 message = f"no complete answer within {timeout.total:g}s"
                 raise call.failed(APITimeoutError(message)) from exc
             except aiohttp.ClientError as exc:
+                self._limiter.on_attempt_done()
                 message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 raise call.failed(APIConnectionError(message)) from exc
         if 200 <= status < 300:

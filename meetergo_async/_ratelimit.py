@@ -18,19 +18,29 @@ process sharing the API key). On a 429 for a request sent after the previous adj
 
 - if the client has run for at least ``ESTIMATE_MIN_SECONDS`` since the last adjustment,
   the server's real rate is estimated as the successes in that span divided by its length,
-  and the new rate is ``ESTIMATE_MARGIN`` (90%) of the lower of that estimate and the
+  and the new rate is ``ESTIMATE_MARGIN`` (95%) of the lower of that estimate and the
   current rate;
 - otherwise (the 429 came at once, from a burst) the rate is halved.
 
-After ``RECOVERY_HOLD_SECONDS`` without an adjustment the rate climbs back by
-``RECOVERY_PER_SECOND`` (5%) of the configured rate each second, never above it. A client
-configured four times too fast settles just under the real limit within two or three 429s.
+After ``RECOVERY_HOLD_SECONDS`` (30 s) without an adjustment the rate climbs back by
+``RECOVERY_PER_SECOND`` (2%) of the configured rate each second, never above it, so a client
+whose key-sharing neighbour went quiet regains its pace, at the cost of one 429 when it
+overshoots. A client configured four times too fast settles just under the real limit
+within two or three 429s.
+
+**Starting in step.** A server's bucket for a key starts when the first request *arrives*,
+which is later than the client's start by at least one connection set-up. So the client's
+bucket starts full but only begins to refill at the first answer (or failed attempt):
+otherwise a client configured with exactly the server's limit would run a little ahead
+of it and draw a 429.
+
 Every number is a named constant below; the clock and the sleep are injectable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,12 +53,14 @@ from ._http import parse_rate_limit
 
 __all__ = ["Limiter", "Ticket"]
 
+log = logging.getLogger("meetergo_async")
+
 ESTIMATE_MIN_SECONDS: Final = 1.0
-ESTIMATE_MARGIN: Final = 0.9
+ESTIMATE_MARGIN: Final = 0.95
 BURST_CUT_FACTOR: Final = 0.5
 MIN_RATE_FRACTION: Final = 1 / 64
-RECOVERY_HOLD_SECONDS: Final = 5.0
-RECOVERY_PER_SECOND: Final = 0.05
+RECOVERY_HOLD_SECONDS: Final = 30.0
+RECOVERY_PER_SECOND: Final = 0.02
 SAME_WINDOW_SLACK: Final = 1.0
 """NestJS rounds ``X-RateLimit-Reset`` up to whole seconds: ends closer than this are one window."""
 
@@ -91,6 +103,7 @@ class Limiter:
         self._rate = limit.rate if limit else math.inf
         self._tokens = float(limit.burst) if limit else 0.0
         self._refilled_at = now
+        self._refill_started = False  # see "Starting in step"
         self._recovered_at = now
         self._pause_until = -math.inf
         # A 429 lowers the rate only for a request sent after the last adjustment (its seq
@@ -153,7 +166,9 @@ class Limiter:
     def _refill(self, now: float) -> None:
         if not self.limit:
             return
-        if now > self._refilled_at:
+        if not self._refill_started:
+            self._refilled_at = max(self._refilled_at, now)
+        elif now > self._refilled_at:
             self._tokens = min(
                 float(self.limit.burst), self._tokens + (now - self._refilled_at) * self._rate
             )
@@ -178,6 +193,7 @@ class Limiter:
     ) -> None:
         """Learn from one answer: count successes, pause and adapt on 429, read the headers."""
         now = self._clock()
+        self.on_attempt_done()
         if status == 429:
             self.rate_limited += 1
             self.pause(retry_after if retry_after is not None else self._interval())
@@ -189,6 +205,12 @@ class Limiter:
         if counts is not None and ticket.sent_at >= self._window_floor:
             self._observe_window(ticket, *counts, now)
 
+    def on_attempt_done(self) -> None:
+        """Note that an attempt ended (answered or not): the bucket may start refilling."""
+        if not self._refill_started:
+            self._refill_started = True
+            self._refilled_at = max(self._refilled_at, self._clock())
+
     def _interval(self) -> float:
         return 1.0 / self._rate if self.limit else 0.0
 
@@ -199,7 +221,11 @@ class Limiter:
                 new = min(self._rate, self._span_successes / span) * ESTIMATE_MARGIN
             else:
                 new = self._rate * BURST_CUT_FACTOR
-            self._rate = max(self.limit.rate * MIN_RATE_FRACTION, new)
+            old, self._rate = self._rate, max(self.limit.rate * MIN_RATE_FRACTION, new)
+            log.debug(
+                "429: pacing lowered from %.3g to %.3g requests/s (%d ok in %.2fs before it)",
+                old, self._rate, self._span_successes, span,
+            )  # fmt: skip
         self._epoch_seq = self._seq
         self._adjusted_at = now
         self._span_start = max(now, self._pause_until)

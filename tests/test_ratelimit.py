@@ -20,7 +20,21 @@ from tests.conftest import FakeTime
 
 def limiter(fake_time: FakeTime, rate: float | None = 10.0, burst: int = 1) -> Limiter:
     limit = RateLimit(rate, burst) if rate is not None else None
-    return Limiter(limit, clock=fake_time.clock, sleep=fake_time.sleep)
+    lim = Limiter(limit, clock=fake_time.clock, sleep=fake_time.sleep)
+    lim.on_attempt_done()  # as if a first answer had come: the bucket refills from now
+    return lim
+
+
+async def test_the_bucket_refills_only_after_the_first_answer(fake_time) -> None:
+    lim = Limiter(RateLimit(10.0, 2), clock=fake_time.clock, sleep=fake_time.sleep)
+    first = await lim.acquire()
+    await lim.acquire()
+    fake_time.now += 5.0  # the first request is still on its way: no refill yet
+    assert lim.try_acquire() is None
+    lim.on_response(first, 200, {}, None)
+    fake_time.now += 0.1  # one token 0.1 s after the answer, not 5 s worth
+    assert lim.try_acquire() is not None
+    assert lim.try_acquire() is None
 
 
 async def test_burst_goes_at_once_then_the_rate_applies(fake_time) -> None:
@@ -206,6 +220,7 @@ async def test_a_cancelled_waiter_gives_its_place_back(fake_time) -> None:
         fake_time.now += seconds
 
     lim = Limiter(RateLimit(1.0, 1), clock=fake_time.clock, sleep=gated_sleep)
+    lim.on_attempt_done()
     await lim.acquire()
     first = asyncio.create_task(lim.acquire())
     second = asyncio.create_task(lim.acquire())
