@@ -61,6 +61,7 @@ BURST_CUT_FACTOR: Final = 0.5
 MIN_RATE_FRACTION: Final = 1 / 64
 RECOVERY_HOLD_SECONDS: Final = 30.0
 RECOVERY_PER_SECOND: Final = 0.02
+_EPSILON: Final = 1e-9  # refill arithmetic leaves 0.999...; such a token counts as whole
 SAME_WINDOW_SLACK: Final = 1.0
 """NestJS rounds ``X-RateLimit-Reset`` up to whole seconds: ends closer than this are one window."""
 
@@ -159,9 +160,9 @@ class Limiter:
             elif self._seq - window.seq >= window.remaining:
                 self._epoch_seq = self._seq  # 429s for requests in flight are expected
                 wait = max(wait, window.end - now)
-        if self.limit and self._tokens < 1.0:
+        if self.limit and self._tokens < 1.0 - _EPSILON:
             wait = max(wait, (1.0 - self._tokens) / self._rate)
-        return wait
+        return wait if wait > _EPSILON else 0.0
 
     def _refill(self, now: float) -> None:
         if not self.limit:
