@@ -1,0 +1,131 @@
+"""The ``update`` and ``list`` commands: one call each to meetergo's API."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Final
+
+from meetergo_async import CalendarConnectionUpdate
+
+from ._cli_common import EXIT_OK, CommandError, Ui, make_client
+from ._cli_output import connection_json, connection_text, print_table
+
+_FLAGS: Final = (
+    ("validate_availability", "check this connection for conflicts when booking"),
+    ("cancel_if_declined_or_deleted", "cancel the appointment when the attendee declines"),
+    ("disable_attendee_notification", "suppress attendee notifications on calendar events"),
+    ("sync_buffers_to_calendar", "write buffer events into the connected calendar"),
+)
+_CALENDAR_OPTIONS: Final = {
+    "primary_calendar": "--primary-calendar",
+    "selected_calendars": "--selected-calendar",
+}
+_FIELD_OPTIONS: Final = ", ".join(
+    ["--primary-calendar", "--selected-calendar", "--clear-selected-calendars"]
+    + [f"--[no-]{name.replace('_', '-')}" for name, _ in _FLAGS]
+)
+
+
+def _add_acting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--owner-user-id", metavar="ID", help="the user owning the connections (admins only)"
+    )
+    parser.add_argument("--as-user", metavar="ID", help="act as this user for this call")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``update`` and ``list`` commands."""
+    _register_update(subparsers, parents)
+    listing = subparsers.add_parser(
+        "list",
+        parents=parents,
+        help="list a user's calendar connections",
+        description="List the calendar connections of the acting user (or --owner-user-id).",
+    )
+    _add_acting_options(listing)
+    listing.set_defaults(handler=run_list)
+
+
+def _register_update(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    update = subparsers.add_parser(
+        "update",
+        parents=parents,
+        help="change one calendar connection's settings",
+        description="Change one calendar connection; only the fields given are sent.",
+        epilog="exit status: 0 updated, 1 the API refused or did not answer, 2 bad usage",
+    )
+    update.add_argument("connection_id", metavar="CONNECTION_ID")
+    update.add_argument("--primary-calendar", metavar="ID", help="calendar new events go to")
+    calendars = update.add_mutually_exclusive_group()
+    calendars.add_argument(
+        "--selected-calendar",
+        metavar="ID",
+        action="append",
+        dest="selected_calendars",
+        help="a calendar checked for conflicts; repeat for several (replaces the list)",
+    )
+    calendars.add_argument(
+        "--clear-selected-calendars", action="store_true", help="check no calendar for conflicts"
+    )
+    for name, text in _FLAGS:
+        flag = "--" + name.replace("_", "-")
+        update.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+    _add_acting_options(update)
+    update.set_defaults(handler=run_update)
+
+
+def build_update(args: argparse.Namespace) -> CalendarConnectionUpdate:
+    """Turn the field options into an update.
+
+    Raises:
+        CommandError: no field option was given, or a value is invalid (exit status 2).
+    """
+    fields: dict[str, Any] = {
+        name: getattr(args, name) for name, _ in _FLAGS if getattr(args, name) is not None
+    }
+    if args.primary_calendar is not None:
+        fields["primary_calendar"] = args.primary_calendar
+    if args.selected_calendars is not None:
+        fields["selected_calendars"] = args.selected_calendars
+    elif args.clear_selected_calendars:
+        fields["selected_calendars"] = []
+    if not fields:
+        raise CommandError(f"nothing to update: give at least one of {_FIELD_OPTIONS}")
+    try:
+        return CalendarConnectionUpdate(**fields)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        for name, option in _CALENDAR_OPTIONS.items():
+            message = message.replace(name, option)
+        raise CommandError(message) from None
+
+
+async def run_update(args: argparse.Namespace, ui: Ui) -> int:
+    """Run the ``update`` command."""
+    update = build_update(args)
+    async with make_client(args) as client:
+        try:
+            conn = await client.update_calendar_connection(
+                args.connection_id, update, owner_user_id=args.owner_user_id, as_user=args.as_user
+            )
+        except (TypeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+    ui.out(connection_json(conn) if args.json else connection_text(conn))
+    return EXIT_OK
+
+
+async def run_list(args: argparse.Namespace, ui: Ui) -> int:
+    """Run the ``list`` command."""
+    async with make_client(args) as client:
+        try:
+            conns = await client.list_calendar_connections(
+                owner_user_id=args.owner_user_id, as_user=args.as_user
+            )
+        except (TypeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+    if args.json:
+        ui.out(connection_json(conns))
+    else:
+        print_table(ui, conns)
+    return EXIT_OK
