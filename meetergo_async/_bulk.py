@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -117,7 +116,7 @@ async def _worker(
 
 async def iter_bulk(
     items: Iterable[Any] | AsyncIterable[Any], run_one: RunOne, max_concurrency: int
-) -> AsyncIterator[UpdateResult]:
+) -> AsyncGenerator[UpdateResult, None]:
     """Yield one ``UpdateResult`` per item, as each completes.
 
     ``max_concurrency`` workers share the input and take the next item only when they are

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, Self
@@ -292,7 +292,7 @@ class MeetergoClient:
         items: Iterable[BulkItem] | AsyncIterable[BulkItem],
         *,
         max_concurrency: int | None = None,
-    ) -> AsyncIterator[UpdateResult]:
+    ) -> AsyncGenerator[UpdateResult, None]:
         """Yield one ``UpdateResult`` per item as each completes (``result.index`` is its place).
 
         The input, an iterable or async iterable, is read lazily: at most ``max_concurrency``
