@@ -9,8 +9,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Iterator
-from typing import Any, Final, NamedTuple, TextIO, cast
+from collections.abc import Iterator
+from typing import Any, Final, NamedTuple, TextIO
 
 from meetergo_async import (
     APIStatusError,
@@ -269,8 +269,8 @@ async def _update_all(client: MeetergoClient, entries: Iterator[Entry], ledger: 
                 yield entry.request
 
     results = client.iter_update_calendar_connections(feed())
-    # Typed as an AsyncIterator, but it is an async generator: close it even on an error.
-    async with contextlib.aclosing(cast(AsyncGenerator[UpdateResult, None], results)) as stream:
+    # Close it even on an error, so nothing stays in flight.
+    async with contextlib.aclosing(results) as stream:
         async for result in stream:
             seq, entry = in_flight.pop(result.index)
             ledger.record(seq, entry, result)
