@@ -88,7 +88,9 @@ SCENARIOS: list[tuple[str, list[str], int, float, Runner, Any]] = [
 ]  # fmt: skip
 
 
-def run_scenario(args: list[str], n: int, runner: Runner, limit: Any) -> tuple[float, int, int, int]:
+def run_scenario(
+    args: list[str], n: int, runner: Runner, limit: Any
+) -> tuple[float, int, int, int]:
     with server(str(n), *args) as url:
         start = time.perf_counter()
         failures, requests, too_many = asyncio.run(runner(url, n, limit))

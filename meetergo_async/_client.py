@@ -15,6 +15,7 @@ from typing import Any, Final, Self
 
 import aiohttp
 import attrs
+from aiohttp import hdrs
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -433,13 +434,14 @@ class MeetergoClient:
                     status, reason, headers = response.status, response.reason, response.headers
                     raw = await self._read(response, call)
             except TimeoutError as exc:
-                self._limiter.on_attempt_done()
                 message = f"no complete answer within {timeout.total:g}s"
                 raise call.failed(APITimeoutError(message)) from exc
             except aiohttp.ClientError as exc:
-                self._limiter.on_attempt_done()
                 message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 raise call.failed(APIConnectionError(message)) from exc
+            finally:
+                # Answered, failed or cancelled: the limiter's bucket may start refilling.
+                self._limiter.on_attempt_done()
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
             return call.parse(self._decode_success(raw, call))
@@ -465,11 +467,13 @@ class MeetergoClient:
         """Read the body, never past ``max_response_bytes`` (a longer one reads as empty)."""
         cap = self._max_response_bytes
         length = response.content_length
-        if length is not None and length <= cap:
+        # Content-Length counts compressed bytes; a compressed body is measured as decoded.
+        encoded = hdrs.CONTENT_ENCODING in response.headers
+        if length is not None and length <= cap and not encoded:
             return await response.read()
         size = 0
         chunks: list[bytes] = []
-        if length is None:
+        if length is None or encoded:
             async for chunk in response.content.iter_chunked(64 * 1024):
                 size += len(chunk)
                 if size > cap:
