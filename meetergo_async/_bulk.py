@@ -8,6 +8,7 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
+    Generator,
     Iterable,
 )
 from typing import Any, TypeAlias
@@ -145,7 +146,10 @@ async def iter_bulk(
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        # An abandoned generator is closed now, so its own cleanup (files) runs at once.
         if isinstance(items, AsyncGenerator):
             await items.aclose()
+        elif isinstance(items, Generator):
+            items.close()
     if source.error is not None:
         raise source.error

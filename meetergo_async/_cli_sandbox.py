@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
+import signal
 from typing import Any
 
 from meetergo_async.testing import FakeMeetergo, TokenBucket
@@ -100,6 +102,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
         raise CommandError(
             f"cannot listen on {where}: {exc.strerror or exc}", EXIT_FAILED
         ) from None
+    _stop_on_sigterm()  # before the banner: whoever reads it may signal at once
     _print_banner(ui, fake, args)
     try:
         await fake.serve_forever()
@@ -138,3 +141,13 @@ def _print_banner(ui: Ui, fake: FakeMeetergo, args: argparse.Namespace) -> None:
         ui.out(f"  export {name}={shlex.quote(value)}", redact=False)
     ui.out("  meetergo-async list")
     ui.out("Press Ctrl-C to stop.")
+
+
+def _stop_on_sigterm() -> None:
+    """Let ``kill`` (SIGTERM, as service managers send) end the sandbox like Ctrl-C does."""
+    task = asyncio.current_task()
+    if task is None:
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        # Not available on every platform or outside the main thread: Ctrl-C still works.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)

@@ -261,3 +261,23 @@ async def test_memory_stays_bounded_however_long_the_input() -> None:
     large = await _peak_memory(20_000)
     # Twenty times the items, about the same peak: nothing is held per item.
     assert large < small * 1.5 + 64 * 1024, (small, large)
+
+
+async def test_an_abandoned_generator_input_is_closed(mock_api, fake_time) -> None:
+    echo_server(mock_api)
+    closed = False
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        nonlocal closed
+        try:
+            for i in range(1000):
+                yield f"c{i}", UPDATE
+        finally:
+            closed = True
+
+    async with client(fake_time) as c:
+        stream = c.iter_update_calendar_connections(items(), max_concurrency=2)
+        async for _ in stream:
+            break
+        await stream.aclose()
+    assert closed

@@ -67,7 +67,8 @@ def test_importing_the_sdk_loads_neither_the_cli_nor_rich() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only here")
-def test_sandbox_stops_cleanly_on_ctrl_c() -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_sandbox_stops_cleanly(stop: signal.Signals) -> None:
     with subprocess.Popen(
         [sys.executable, "-m", "meetergo_async", "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -77,7 +78,7 @@ def test_sandbox_stops_cleanly_on_ctrl_c() -> None:
     ) as process:
         assert process.stdout is not None
         assert "FakeMeetergo sandbox on http://127.0.0.1:" in process.stdout.readline()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, err = process.communicate(timeout=10)
     assert process.returncode == 0
     assert "Traceback" not in err
