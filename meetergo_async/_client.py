@@ -144,6 +144,7 @@ class MeetergoClient:
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
         self._base_headers = _http.base_headers(key)
+        self._secrets = _http.secret_parts(key)  # redacted from any error the server sends
         self._header_cache: dict[bool, CIMultiDict[str]] = {}
         self._timeout_seconds = float(timeout)
         self._timeout = aiohttp.ClientTimeout(total=self._timeout_seconds)
@@ -446,7 +447,13 @@ class MeetergoClient:
             self._limiter.on_response(ticket, status, headers, None)
             return call.parse(self._decode_success(raw, call))
         error = _http.error_for_status(
-            status, reason or "", dict(headers), raw, method=call.method, path=call.path
+            status,
+            reason or "",
+            dict(headers),
+            raw,
+            method=call.method,
+            path=call.path,
+            secrets=self._secrets,
         )
         self._limiter.on_response(ticket, status, headers, error.retry_after)
         raise call.failed(error)

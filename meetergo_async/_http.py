@@ -22,6 +22,7 @@ USER_AGENT: Final = f"meetergo-async/{__version__}"
 USER_ID_HEADER: Final = "x-meetergo-api-user-id"
 CONNECTIONS_PATH: Final = "/v4/calendar-connections/connections"
 MAX_MESSAGE_CHARS: Final = 500
+REDACTED: Final = "***"
 TRANSIENT_STATUSES: Final = frozenset({408, 500, 502, 503, 504})
 _PLAIN_SEGMENT: Final = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote() leaves as it is
 _DELTA_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]*)?")
@@ -187,6 +188,20 @@ def error_message(body: object, text: str, reason: str) -> str:
     return reason or "no error message"
 
 
+def secret_parts(api_key: str) -> tuple[str, ...]:
+    """What must never be shown of a key: the key, and for an ``ak_live:`` key its secret."""
+    tail = api_key.rsplit(":", 1)[-1]
+    return (api_key, tail) if tail != api_key and len(tail) >= 8 else (api_key,)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 def error_for_status(
     status: int,
     reason: str,
@@ -196,11 +211,20 @@ def error_for_status(
     method: str,
     path: str,
     now: datetime | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> errors.APIStatusError:
-    """Build the typed error for a response whose status is not a success."""
+    """Build the typed error for a response whose status is not a success.
+
+    A server or gateway that echoes the credential back (``invalid token: Bearer ...``)
+    must not put it into the error: each of ``secrets`` is replaced by ``***`` in the body
+    and the header values before anything is read from them.
+    """
+    if secrets:
+        body = redact(body.decode("utf-8", "replace"), secrets).encode() if body else body
+        headers = {k: redact(v, secrets) for k, v in headers.items()}
     ok, data = decode_json(body) if body else (False, None)
     text = body.decode("utf-8", "replace") if body and not ok else ""
-    cls = _ERROR_CLASSES.get(status) or (errors.ServerError if status >= 500 else None)
+    cls = _ERROR_CLASSES.get(status) or (errors.ServerError if 500 <= status < 600 else None)
     return (cls or errors.APIStatusError)(
         error_message(data, text, reason),
         status=status,

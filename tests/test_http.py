@@ -477,3 +477,30 @@ def test_error_for_status_keeps_the_response_headers() -> None:
     error = _error(409, b"{}", headers={"X-Thing": "1"})
 
     assert error.headers == {"X-Thing": "1"}
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("ak_live:uuid-1:s3cr3t-value", ("ak_live:uuid-1:s3cr3t-value", "s3cr3t-value")),
+        ("ak_live:uuid-1:short", ("ak_live:uuid-1:short",)),
+        ("rgo-" + "x" * 32, ("rgo-" + "x" * 32,)),
+    ],
+)
+def test_secret_parts_include_an_api_keys_secret(key: str, expected: tuple[str, ...]) -> None:
+    assert _http.secret_parts(key) == expected
+
+
+def test_an_echoed_credential_is_redacted_from_the_error() -> None:
+    secrets = _http.secret_parts("ak_live:uuid-1:s3cr3t-value")
+    error = _http.error_for_status(
+        401,
+        "Unauthorized",
+        {"WWW-Authenticate": 'Bearer error="invalid_token" s3cr3t-value'},
+        b'{"message": "invalid token: Bearer ak_live:uuid-1:s3cr3t-value"}',
+        method="GET",
+        path="/x",
+        secrets=secrets,
+    )
+    assert "s3cr3t" not in f"{error!s}{error!r}{error.body}{error.headers}"
+    assert error.message == "invalid token: Bearer ***"
