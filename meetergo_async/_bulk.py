@@ -50,6 +50,9 @@ async def _run_item(index: int, request: UpdateRequest, run_one: RunOne) -> Upda
         connection, attempts = await run_one(request)
     except MeetergoError as error:
         return UpdateResult(index, request.connection_id, error=error, attempts=error.attempts)
+    except (TypeError, ValueError) as error:
+        # An argument refused before sending (e.g. as_user with a personal access token).
+        return UpdateResult(index, request.connection_id, error=error, attempts=0)
     except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
         return UpdateResult(index, request.connection_id, error=error, attempts=1)
     return UpdateResult(index, request.connection_id, connection=connection, attempts=attempts)

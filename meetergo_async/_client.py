@@ -127,9 +127,10 @@ class MeetergoClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        # An empty environment variable counts as unset; an empty argument is an error.
         key, self._user_id = check_credentials(
-            api_key if api_key is not None else os.environ.get(ENV_API_KEY),
-            user_id if user_id is not None else os.environ.get(ENV_USER_ID),
+            api_key if api_key is not None else os.environ.get(ENV_API_KEY) or None,
+            user_id if user_id is not None else os.environ.get(ENV_USER_ID) or None,
         )
         self._is_pat = key.startswith(PAT_PREFIX)
         self._base_url = check_base_url(
@@ -154,7 +155,9 @@ class MeetergoClient:
         self._on_retry = on_retry
         self._clock = clock
         self._sleep = sleep
-        self._limiter = Limiter(rate_limit, clock=clock, sleep=sleep)
+        self._limiter = Limiter(
+            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after
+        )
         self._slots = asyncio.Semaphore(max_concurrency)
         self._session = session
         self._owns_session = session is None
@@ -420,9 +423,9 @@ class MeetergoClient:
             ticket = self._limiter.try_acquire() or await self._limiter.acquire()
             if call.first_sent_at is None:
                 call.first_sent_at = ticket.sent_at
+            timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
             call.attempts += 1
             self._requests += 1
-            timeout = self._attempt_timeout(call)
             try:
                 async with session.request(
                     call.method,

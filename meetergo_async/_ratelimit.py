@@ -88,6 +88,8 @@ class Limiter:
         limit: the configured ``RateLimit``, or ``None`` to turn proactive pacing off (the
             pause after a 429 and the server's own count still apply).
         clock: a monotonic clock in seconds. sleep: an awaitable sleep.
+        max_pause: the longest client-wide pause a 429 may start (the client passes its
+            retry policy's ``max_retry_after``).
     """
 
     def __init__(
@@ -96,8 +98,10 @@ class Limiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_pause: float = math.inf,
     ) -> None:
         self.limit = limit
+        self._max_pause = max_pause
         self._clock = clock
         self._sleep = sleep
         now = clock()
@@ -180,7 +184,19 @@ class Limiter:
         self._recovered_at = now
 
     def pause(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` from now (extends, never shortens, a pause)."""
+        """Send nothing for ``seconds`` from now (extends, never shortens, a pause).
+
+        A pause longer than ``max_pause`` is not applied: a server asking for such a wait
+        would freeze every task of the client, so instead each call meets the 429 itself
+        and fails fast with ``RateLimitError`` (its ``retry_after`` says how long).
+        """
+        if seconds > self._max_pause:
+            log.warning(
+                "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls "
+                "fail with RateLimitError instead of the whole client pausing", seconds,
+                self._max_pause,
+            )  # fmt: skip
+            return
         until = self._clock() + max(0.0, seconds)
         if until > self._pause_until:
             self._pause_until = until

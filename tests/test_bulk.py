@@ -281,3 +281,15 @@ async def test_an_abandoned_generator_input_is_closed(mock_api, fake_time) -> No
             break
         await stream.aclose()
     assert closed
+
+
+async def test_an_argument_refused_before_sending_reports_no_attempt(mock_api, fake_time) -> None:
+    echo_server(mock_api)
+    pat = "rgo-" + "a" * 32
+    async with MeetergoClient(
+        pat, base_url=BASE_URL, rate_limit=None, clock=fake_time.clock, sleep=fake_time.sleep
+    ) as c:
+        [result] = await c.update_calendar_connections([UpdateRequest("c1", UPDATE, as_user="u")])
+    assert isinstance(result.error, ValueError)
+    assert result.attempts == 0
+    assert not mock_api.requests

@@ -906,3 +906,17 @@ async def test_the_api_key_is_not_in_connection_errors(
             await client.update_calendar_connection("conn-1", UPDATE)
 
     _assert_no_secret([str(info.value), repr(info.value), debug_logs.text, repr(client)])
+
+
+async def test_empty_environment_variables_count_as_unset(monkeypatch) -> None:
+    monkeypatch.setenv("MEETERGO_API_KEY", "")
+    with pytest.raises(ValueError, match="no API key"):
+        MeetergoClient()
+    # A PAT refuses a user id; an empty MEETERGO_USER_ID is no user id, not an error.
+    monkeypatch.setenv("MEETERGO_API_KEY", "rgo-" + "b" * 32)
+    monkeypatch.setenv("MEETERGO_USER_ID", "")
+    monkeypatch.setenv("MEETERGO_BASE_URL", "")
+    async with MeetergoClient() as client:
+        assert "api.meetergo.com" in repr(client)
+    with pytest.raises(ValueError, match="user_id must not be empty"):
+        MeetergoClient("rgo-" + "b" * 32, user_id="")

@@ -244,3 +244,14 @@ async def test_waiters_are_served_first_come_first_served(fake_time) -> None:
     await asyncio.gather(*(take(n) for n in range(6)))
     assert order == list(range(6))
     assert fake_time.now - 1000.0 == pytest.approx(1.0)
+
+
+async def test_a_pause_longer_than_the_cap_is_not_applied(fake_time, caplog) -> None:
+    lim = Limiter(RateLimit(10.0, 5), clock=fake_time.clock, sleep=fake_time.sleep, max_pause=60)
+    lim.on_attempt_done()
+    ticket = await lim.acquire()
+    lim.on_response(ticket, 429, {}, retry_after=3600.0)
+    # One answer must not freeze every task for an hour: calls meet the 429 and fail fast.
+    nxt = await lim.acquire()
+    assert nxt.sent_at - ticket.sent_at < 1.0
+    assert "more than max_retry_after" in caplog.text

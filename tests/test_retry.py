@@ -345,3 +345,19 @@ async def test_retries_take_a_limiter_token_each(mock_api, fake_time) -> None:
         assert c.stats.retries == 1
     # The retry had to wait one second for its token even though Retry-After said 0.
     assert sum(fake_time.sleeps) == pytest.approx(1.0)
+
+
+async def test_an_attempt_whose_turn_comes_after_the_deadline_is_not_sent(mock_api) -> None:
+    from meetergo_async import APITimeoutError, RateLimit
+
+    fake_time = FakeTime()
+    mock_api.patch(URL_, status=503, headers={"Retry-After": "1"})
+    mock_api.patch(URL_, payload=OK)
+    # One request every 20 s: the retry's token comes after the 10 s deadline.
+    slow = RateLimit(rate=0.05, burst=1)
+    async with client(fake_time, rate_limit=slow, retry=RetryPolicy(deadline=10)) as c:
+        with pytest.raises(APITimeoutError, match="deadline has passed") as info:
+            await c.update_calendar_connection(CONN, UPDATE)
+        assert c.stats.requests == 1
+    assert info.value.attempts == 1
+    assert sent(mock_api) == 1
