@@ -146,7 +146,7 @@ class MeetergoClient:
             raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
         self._base_headers = _http.base_headers(key)
         self._secrets = _http.secret_parts(key)  # redacted from any error the server sends
-        self._header_cache: dict[bool, CIMultiDict[str]] = {}
+        self._header_cache: dict[bool, CIMultiDict[str] | None] = {}
         self._timeout_seconds = float(timeout)
         self._timeout = aiohttp.ClientTimeout(total=self._timeout_seconds)
         self._retry = retry
@@ -206,8 +206,11 @@ class MeetergoClient:
             raise RuntimeError("this MeetergoClient is closed; make a new one")
         self._state = _State.OPEN
         if self._session is None:
+            # The client's own session carries its fixed headers as defaults, so aiohttp
+            # need not merge them into each request; a borrowed session is never changed.
             connector = aiohttp.TCPConnector(limit=self._max_concurrency)
-            self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps)
+            defaults = _http.request_headers(self._base_headers, self._user_id, has_body=False)
+            self._session = aiohttp.ClientSession(connector=connector, headers=defaults)
         return self._session
 
     async def update_calendar_connection(
@@ -375,18 +378,22 @@ class MeetergoClient:
         result = await retry_after_failure(first, partial(self._attempt, session, call), ctx)
         return result, call.attempts
 
-    def _headers(self, user_id: str | None, *, has_body: bool) -> CIMultiDict[str]:
-        # Built once for the client's own user; aiohttp copies them into each request.
+    def _headers(self, user_id: str | None, *, has_body: bool) -> CIMultiDict[str] | None:
+        """What a request adds to the session's headers (all of them for a borrowed one)."""
         if user_id != self._user_id:
-            return CIMultiDict(
-                _http.request_headers(self._base_headers, user_id, has_body=has_body)
-            )
-        headers = self._header_cache.get(has_body)
-        if headers is None:
-            headers = CIMultiDict(
-                _http.request_headers(self._base_headers, user_id, has_body=has_body)
-            )
-            self._header_cache[has_body] = headers
+            return CIMultiDict(self._request_headers(user_id, has_body))
+        if has_body not in self._header_cache:  # built once for the client's own user
+            headers = self._request_headers(user_id, has_body)
+            self._header_cache[has_body] = CIMultiDict(headers) if headers else None
+        return self._header_cache[has_body]
+
+    def _request_headers(self, user_id: str | None, has_body: bool) -> dict[str, str]:
+        if not self._owns_session:
+            return _http.request_headers(self._base_headers, user_id, has_body=has_body)
+        # Our session already sends the fixed headers and the client's own user.
+        headers = _http.request_headers({}, user_id, has_body=has_body)
+        if user_id == self._user_id:
+            headers.pop(_http.USER_ID_HEADER, None)
         return headers
 
     def _acting_user(self, as_user: str | None) -> str | None:
@@ -514,7 +521,7 @@ class _Call:
     method: str
     path: str
     url: URL
-    headers: CIMultiDict[str]
+    headers: CIMultiDict[str] | None
     body: bytes | None
     timeout: float
     deadline: float | None

@@ -144,11 +144,18 @@ def parse_rate_limit(
     restrictive one is returned: the fewest requests left, then the longest reset.
     ``None`` when no throttler sent both a valid remaining count and reset.
     """
+    if isinstance(headers, Mapping):
+        # Nearly every response has none: a cheap look at the names comes first.
+        for name in headers:
+            if name[:11].lower() == "x-ratelimit":
+                break
+        else:
+            return None
+    items = headers.items() if isinstance(headers, Mapping) else headers
     remaining: dict[str, int] = {}
     reset: dict[str, float] = {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
     for name, value in items:
-        if name[:11].lower() != "x-ratelimit":  # cheap test first: most headers are not ours
+        if name[:11].lower() != "x-ratelimit":
             continue
         name = name.lower()
         if name.startswith("x-ratelimit-remaining"):
