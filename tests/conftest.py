@@ -71,3 +71,18 @@ def _no_meetergo_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the developer's own MEETERGO_* variables out of every test."""
     for name in ("MEETERGO_API_KEY", "MEETERGO_USER_ID", "MEETERGO_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+def mocked_client(fake_time: FakeTime, **kwargs: Any) -> Any:
+    """A client of the mocked API on injected time, unpaced unless ``rate_limit`` is given."""
+    from meetergo_async import MeetergoClient
+
+    kwargs.setdefault("rate_limit", None)
+    return MeetergoClient(
+        API_KEY,
+        user_id=USER_ID,
+        base_url=BASE_URL,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        **kwargs,
+    )

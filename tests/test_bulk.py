@@ -19,23 +19,15 @@ from meetergo_async import (
     UpdateRequest,
 )
 from meetergo_async._bulk import iter_bulk
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+from tests.conftest import BASE_URL, USER_ID, FakeTime, mocked_client
 
 PREFIX = f"{BASE_URL}/v4/calendar-connections/connections/"
 UPDATE = CalendarConnectionUpdate(primary_calendar="primary")
 
 
 def client(fake_time: FakeTime, **kwargs: object) -> MeetergoClient:
-    kwargs.setdefault("rate_limit", None)
     kwargs.setdefault("retry", RetryPolicy(max_attempts=2))
-    return MeetergoClient(
-        API_KEY,
-        user_id=USER_ID,
-        base_url=BASE_URL,
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    return mocked_client(fake_time, **kwargs)
 
 
 def echo_server(mock_api, *, missing: frozenset[str] = frozenset(), delay_steps: int = 0):

@@ -27,7 +27,7 @@ from meetergo_async import (
     ServerError,
 )
 from meetergo_async._retry import Operation
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
 
 CONN = "conn-1"
 URL_ = f"{BASE_URL}/v4/calendar-connections/connections/{CONN}"
@@ -36,16 +36,7 @@ UPDATE = CalendarConnectionUpdate(validate_availability=True)
 OK = {"id": CONN, "validateAvailability": True}
 
 
-def client(fake_time: FakeTime, **kwargs: object) -> MeetergoClient:
-    kwargs.setdefault("rate_limit", None)
-    return MeetergoClient(
-        API_KEY,
-        user_id=USER_ID,
-        base_url=BASE_URL,
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
-        **kwargs,  # type: ignore[arg-type]
-    )
+client = mocked_client
 
 
 def sent(mock_api, method: str = "PATCH", url: str = URL_) -> int:
