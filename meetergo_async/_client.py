@@ -26,6 +26,7 @@ from ._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RATE_LIMIT,
+    DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
     ENV_API_KEY,
     ENV_BASE_URL,
@@ -55,7 +56,6 @@ log = logging.getLogger("meetergo_async")
 UPDATE_CONNECTION: Final = Operation("PATCH", idempotent=True)
 """Safe to repeat: every field is an absolute assignment."""
 LIST_CONNECTIONS: Final = Operation("GET", idempotent=True)
-_DEFAULT_RETRY: Final = RetryPolicy()
 
 
 class _State(enum.Enum):
@@ -118,7 +118,7 @@ class MeetergoClient:
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
-        retry: RetryPolicy = _DEFAULT_RETRY,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,

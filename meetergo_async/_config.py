@@ -81,8 +81,8 @@ class RetryPolicy:
             check_positive("deadline", self.deadline)
 
 
-NO_RETRY: Final = RetryPolicy(max_attempts=1)
-"""A policy that sends each request once."""
+DEFAULT_RETRY_POLICY: Final = RetryPolicy()
+"""Five attempts, full-jitter backoff from 0.5 s up to 20 s, a 120 s deadline per call."""
 
 
 @attrs.frozen
