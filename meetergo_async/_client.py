@@ -391,10 +391,8 @@ class MeetergoClient:
         if not self._owns_session:
             return _http.request_headers(self._base_headers, user_id, has_body=has_body)
         # Our session already sends the fixed headers and the client's own user.
-        headers = _http.request_headers({}, user_id, has_body=has_body)
-        if user_id == self._user_id:
-            headers.pop(_http.USER_ID_HEADER, None)
-        return headers
+        extra_user = None if user_id == self._user_id else user_id
+        return _http.request_headers({}, extra_user, has_body=has_body)
 
     def _acting_user(self, as_user: str | None) -> str | None:
         if as_user is None:
@@ -471,8 +469,8 @@ class MeetergoClient:
     def _attempt_timeout(self, call: _Call) -> aiohttp.ClientTimeout:
         total = call.timeout
         if call.deadline is not None:
-            start = call.first_sent_at if call.first_sent_at is not None else self._clock()
-            remaining = start + call.deadline - self._clock()
+            assert call.first_sent_at is not None  # set by _attempt before it asks
+            remaining = call.first_sent_at + call.deadline - self._clock()
             if remaining <= 0:
                 raise call.failed(APITimeoutError("the call's deadline has passed"))
             total = min(total, remaining)

@@ -21,13 +21,6 @@ __all__ = [
     "UpdateResult",
 ]
 
-_FLAGS = (
-    "validate_availability",
-    "cancel_if_declined_or_deleted",
-    "disable_attendee_notification",
-    "sync_buffers_to_calendar",
-)
-
 
 def _no_none(name: str, value: object) -> None:
     if value is None:
