@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 import os
 import time
@@ -38,12 +37,11 @@ from ._config import (
 )
 from ._ratelimit import Limiter
 from ._retry import OnRetry, Operation, RetryContext, retry_after_failure
-from ._serde import converter, parse_connection
+from ._serde import encode_update, parse_connection
 from ._validate import (
     PAT_PREFIX,
     check_base_url,
     check_credentials,
-    check_optional_text,
     check_text,
 )
 from .errors import APIConnectionError, APITimeoutError, MeetergoError, RateLimitError
@@ -144,6 +142,9 @@ class MeetergoClient:
             raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
             raise TypeError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        # Joined onto per request; a request with no query reuses the parsed host.
+        self._root = URL(self._base_url, encoded=True)
+        self._prefix = self._root.raw_path.rstrip("/")
         self._base_headers = _http.base_headers(key)
         self._secrets = _http.secret_parts(key)  # redacted from any error the server sends
         self._header_cache: dict[bool, CIMultiDict[str] | None] = {}
@@ -321,7 +322,7 @@ class MeetergoClient:
     ) -> Awaitable[tuple[CalendarConnection, int]]:
         # A plain function handing back the coroutine: one frame fewer on every await.
         path = _http.connection_path(request.connection_id)
-        body = json.dumps(converter.unstructure(request.update)).encode()
+        body = encode_update(request.update)
 
         def parse(data: object) -> CalendarConnection:
             if data is not None and not isinstance(data, dict):
@@ -352,12 +353,16 @@ class MeetergoClient:
         retry: RetryPolicy | None,
     ) -> tuple[Any, int]:
         """Send one logical request under the retry policy; return its result and attempts."""
-        query = _http.query_string({"userId": check_optional_text("owner_user_id", owner_user_id)})
+        if owner_user_id is None:
+            url = self._root.with_path(self._prefix + path, encoded=True)
+        else:
+            query = _http.query_string({"userId": check_text("owner_user_id", owner_user_id)})
+            url = URL(self._base_url + path + query, encoded=True)
         policy = self._check_retry(retry)
         call = _Call(
             method=operation.method,
             path=path,
-            url=URL(self._base_url + path + query, encoded=True),
+            url=url,
             headers=self._headers(self._acting_user(as_user), has_body=body is not None),
             body=body,
             timeout=self._check_timeout(timeout),

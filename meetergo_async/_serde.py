@@ -7,6 +7,8 @@ with its raw value kept in ``extra``; unknown fields go to ``extra``; parsing ne
 
 from __future__ import annotations
 
+import functools
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -19,7 +21,14 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from .models import CalendarConnection, CalendarConnectionUpdate
 
-__all__ = ["camel", "converter", "parse_connection", "to_dict", "update_from_dict"]
+__all__ = [
+    "camel",
+    "converter",
+    "encode_update",
+    "parse_connection",
+    "to_dict",
+    "update_from_dict",
+]
 
 T = TypeVar("T")
 
@@ -66,9 +75,16 @@ def _structure_datetime(value: object, _: type) -> datetime:
 
 
 def _structure_str_tuple(value: object, _: type) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, list | tuple):
         raise TypeError("expected a list of strings")
-    return tuple(value)
+    items = tuple(value)
+    if not all(map(_is_str, items)):
+        raise TypeError("expected a list of strings")
+    return items
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def _non_none(hint: Any) -> Any:
@@ -78,30 +94,36 @@ def _non_none(hint: Any) -> Any:
 
 def _lenient_connection_hook(conv: cattrs.Converter) -> Callable[[Any, type], CalendarConnection]:
     hints = typing.get_type_hints(CalendarConnection)
-    by_key = {
-        camel(a.name): (a.name, conv.get_structure_hook(_non_none(hints[a.name])))
-        for a in attrs.fields(CalendarConnection)
-        if a.name not in ("id", "extra")
-    }
+    by_key: dict[str, tuple[str, type | None, Callable[[Any, type], Any]]] = {}
+    for a in attrs.fields(CalendarConnection):
+        if a.name not in ("id", "extra"):
+            hint = _non_none(hints[a.name])
+            # A str or bool field takes a value of exactly that type as it is (the common
+            # case, with no call); anything else goes through the converter's strict hook.
+            plain = hint if hint in (str, bool) else None
+            by_key[camel(a.name)] = (a.name, plain, conv.get_structure_hook(hint))
 
     def structure(data: Any, _: type) -> CalendarConnection:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             return CalendarConnection(id="")
         extra: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        conn_id: Any = ""
         for key, raw in data.items():  # one pass over what the server sent
             field = by_key.get(key)
-            if field is not None:
-                if raw is not None:
-                    try:
-                        values[field[0]] = field[1](raw, object)
-                    except (TypeError, ValueError):
-                        extra[key] = raw
-            elif key == "id" and isinstance(raw, str):
-                conn_id = raw
-            elif key != "id" or raw is not None:
-                extra[key] = raw
+            if field is None:
+                extra[key] = raw  # "id" too, sorted out below
+            elif type(raw) is field[1]:
+                values[field[0]] = raw
+            elif raw is not None:
+                try:
+                    values[field[0]] = field[2](raw, object)
+                except (TypeError, ValueError):
+                    extra[key] = raw
+        conn_id = extra.pop("id", None)
+        if not isinstance(conn_id, str):
+            if conn_id is not None:
+                extra["id"] = conn_id  # kept, as any value of the wrong type is
+            conn_id = ""
         return CalendarConnection(id=conn_id, extra=extra, **values)
 
     return structure
@@ -151,6 +173,16 @@ def _make_converter() -> cattrs.Converter:
 
 converter: Final = _make_converter()
 """The SDK's converter: ``converter.unstructure(update)`` is the JSON body of a PATCH."""
+
+
+@functools.lru_cache(maxsize=256)
+def encode_update(update: CalendarConnectionUpdate) -> bytes:
+    """The JSON body of a PATCH.
+
+    Cached: a bulk run usually sends one update to many connections, and an update is
+    frozen, so equal updates always have the same body.
+    """
+    return json.dumps(converter.unstructure(update), separators=(",", ":")).encode()
 
 
 def parse_connection(data: object, fallback_id: str) -> CalendarConnection:

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from meetergo_async import UNSET, CalendarConnection, CalendarConnectionUpdate
-from meetergo_async._serde import camel, converter, parse_connection, to_dict, update_from_dict
+from meetergo_async._serde import (
+    camel,
+    converter,
+    encode_update,
+    parse_connection,
+    to_dict,
+    update_from_dict,
+)
 
 DOCUMENTED = {
     "id": "conn-uuid",
@@ -104,6 +111,26 @@ def test_empty_selected_calendars_serializes_as_an_empty_json_list() -> None:
     assert json.dumps(converter.unstructure(update)) == '{"selectedCalendars": []}'
     assert to_dict(update) == {"selectedCalendars": []}
     assert isinstance(to_dict(update)["selectedCalendars"], list)
+
+
+def test_encode_update_is_the_compact_json_of_the_set_fields() -> None:
+    update = CalendarConnectionUpdate(selected_calendars=["a", "b"], validate_availability=False)
+
+    body = encode_update(update)
+
+    assert body == b'{"selectedCalendars":["a","b"],"validateAvailability":false}'
+    assert json.loads(body) == to_dict(update)
+
+
+def test_encode_update_encodes_equal_updates_once() -> None:
+    first = CalendarConnectionUpdate(primary_calendar="cache-check", sync_buffers_to_calendar=True)
+    again = CalendarConnectionUpdate(primary_calendar="cache-check", sync_buffers_to_calendar=True)
+    other = CalendarConnectionUpdate(primary_calendar="cache-check", sync_buffers_to_calendar=False)
+
+    assert again is not first
+    assert encode_update(again) is encode_update(first)
+    assert encode_update(other) != encode_update(first)
+    assert json.loads(encode_update(other))["syncBuffersToCalendar"] is False
 
 
 # --- update_from_dict --------------------------------------------------------------------
