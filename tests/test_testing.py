@@ -656,7 +656,9 @@ async def test_close_with_a_request_in_flight_leaves_nothing_behind() -> None:
     await fake.start()
     async with aiohttp.ClientSession() as session:
         request = asyncio.create_task(get_list(session, fake))
-        await asyncio.sleep(0.02)  # long enough to reach the server, far short of the latency
+        async with asyncio.timeout(5):  # the request reaches the server, then waits 1 s
+            while not fake.requests:  # noqa: ASYNC110 - the fake offers no event for it
+                await asyncio.sleep(0.001)
         assert len(fake.requests) == 1
 
         await fake.close()
