@@ -45,7 +45,13 @@ from ._validate import (
     check_text,
 )
 from .errors import APIConnectionError, APITimeoutError, MeetergoError, RateLimitError
-from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
+from .models import (
+    CalendarConnection,
+    CalendarConnectionUpdate,
+    UpdateRequest,
+    UpdateResult,
+    check_update,
+)
 
 __all__ = ["ClientStats", "MeetergoClient"]
 
@@ -245,8 +251,12 @@ class MeetergoClient:
             TypeError, ValueError: an invalid argument (nothing is sent).
             MeetergoError: the server refused, or no answer came (see ``errors``).
         """
-        request = UpdateRequest(connection_id, update, owner_user_id, as_user)
-        connection, _ = await self._update(request, timeout=timeout, retry=retry)
+        # Checked as UpdateRequest would, without building one (owner and user: in _call).
+        check_text("connection_id", connection_id)
+        check_update(update)
+        connection, _ = await self._update(
+            connection_id, update, owner_user_id, as_user, timeout=timeout, retry=retry
+        )
         return connection
 
     async def list_calendar_connections(
@@ -315,27 +325,40 @@ class MeetergoClient:
         return iter_bulk(items, self._update_one, limit)
 
     def _update_one(self, request: UpdateRequest) -> Awaitable[tuple[CalendarConnection, int]]:
-        return self._update(request, timeout=None, retry=None)
+        return self._update(
+            request.connection_id,
+            request.update,
+            request.owner_user_id,
+            request.as_user,
+            timeout=None,
+            retry=None,
+        )
 
     def _update(
-        self, request: UpdateRequest, *, timeout: float | None, retry: RetryPolicy | None
+        self,
+        connection_id: str,
+        update: CalendarConnectionUpdate,
+        owner_user_id: str | None,
+        as_user: str | None,
+        *,
+        timeout: float | None,
+        retry: RetryPolicy | None,
     ) -> Awaitable[tuple[CalendarConnection, int]]:
         # A plain function handing back the coroutine: one frame fewer on every await.
-        path = _http.connection_path(request.connection_id)
-        body = encode_update(request.update)
+        path = _http.connection_path(connection_id)
 
         def parse(data: object) -> CalendarConnection:
             if data is not None and not isinstance(data, dict):
                 log.warning("PATCH %s answered 2xx with a non-object body; kept the id", path)
-            return parse_connection(data, request.connection_id)
+            return parse_connection(data, connection_id)
 
         return self._call(
             UPDATE_CONNECTION,
             path,
             parse,
-            body=body,
-            owner_user_id=request.owner_user_id,
-            as_user=request.as_user,
+            body=encode_update(update),
+            owner_user_id=owner_user_id,
+            as_user=as_user,
             timeout=timeout,
             retry=retry,
         )
@@ -429,7 +452,9 @@ class MeetergoClient:
             self._limiter.pause(wait)
 
     async def _attempt(self, session: aiohttp.ClientSession, call: _Call) -> Any:
-        async with self._slots:
+        # acquire/release rather than ``async with``: two coroutines fewer per request.
+        await self._slots.acquire()
+        try:
             ticket = self._limiter.try_acquire() or await self._limiter.acquire()
             if call.first_sent_at is None:
                 call.first_sent_at = ticket.sent_at
@@ -446,7 +471,17 @@ class MeetergoClient:
                     allow_redirects=False,
                 ) as response:
                     status, reason, headers = response.status, response.reason, response.headers
-                    raw = await self._read(response, call)
+                    length = response.content_length
+                    # Content-Length counts compressed bytes: a compressed body is measured
+                    # as it is decoded, by ``_read_capped``.
+                    if (
+                        length is not None
+                        and length <= self._max_response_bytes
+                        and hdrs.CONTENT_ENCODING not in headers
+                    ):
+                        raw = await response.read()
+                    else:
+                        raw = await self._read_capped(response, call)
             except TimeoutError as exc:
                 message = f"no complete answer within {timeout.total:g}s"
                 raise call.failed(APITimeoutError(message)) from exc
@@ -456,6 +491,8 @@ class MeetergoClient:
             finally:
                 # Answered, failed or cancelled: the limiter's bucket may start refilling.
                 self._limiter.on_attempt_done()
+        finally:
+            self._slots.release()
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
             return call.parse(self._decode_success(raw, call))
@@ -483,14 +520,14 @@ class MeetergoClient:
             return self._timeout
         return aiohttp.ClientTimeout(total=total)
 
-    async def _read(self, response: aiohttp.ClientResponse, call: _Call) -> bytes:
-        """Read the body, never past ``max_response_bytes`` (a longer one reads as empty)."""
+    async def _read_capped(self, response: aiohttp.ClientResponse, call: _Call) -> bytes:
+        """Read a body of unknown or compressed size, never past ``max_response_bytes``.
+
+        A body longer than that reads as empty.
+        """
         cap = self._max_response_bytes
         length = response.content_length
-        # Content-Length counts compressed bytes; a compressed body is measured as decoded.
         encoded = hdrs.CONTENT_ENCODING in response.headers
-        if length is not None and length <= cap and not encoded:
-            return await response.read()
         size = 0
         chunks: list[bytes] = []
         if length is None or encoded:

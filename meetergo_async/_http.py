@@ -147,7 +147,7 @@ def parse_rate_limit(
     if isinstance(headers, Mapping):
         # Nearly every response has none: a cheap look at the names comes first.
         for name in headers:
-            if name[:11].lower() == "x-ratelimit":
+            if name[:1] in "xX" and name[:11].lower() == "x-ratelimit":
                 break
         else:
             return None
