@@ -135,6 +135,9 @@ class Limiter:
         if self._queued:
             return None
         now = self._clock()
+        if self.limit is None and self._window is None and now >= self._pause_until:
+            self._seq += 1  # unpaced, no server window, not paused: nothing to weigh
+            return Ticket(self._seq, now)
         return self._grant(now) if self._wait_time(now) <= 0 else None
 
     async def acquire(self) -> Ticket:
@@ -209,18 +212,17 @@ class Limiter:
         self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
     ) -> None:
         """Learn from one answer: count successes, pause and adapt on 429, read the headers."""
-        now = self._clock()
         self.on_attempt_done()
         if status == 429:
             self.rate_limited += 1
             self.pause(retry_after if retry_after is not None else self._interval())
             if ticket.seq > self._epoch_seq:
-                self._lower_rate(now)
+                self._lower_rate(self._clock())
         elif status < 400:
             self._span_successes += 1
         counts = parse_rate_limit(headers)
         if counts is not None and ticket.sent_at >= self._window_floor:
-            self._observe_window(ticket, *counts, now)
+            self._observe_window(ticket, *counts, self._clock())
 
     def on_attempt_done(self) -> None:
         """Note that an attempt ended (answered or not): the bucket may start refilling."""

@@ -61,7 +61,7 @@ def _to_calendar_tuple(value: Any) -> Any:
     return tuple(_calendar_id("selected_calendars", item) for item in value)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed per request to find its encoded body
 class CalendarConnectionUpdate:
     """The fields to change on a calendar connection; unset fields are not sent.
 

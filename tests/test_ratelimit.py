@@ -100,6 +100,29 @@ async def test_without_pacing_a_429_still_pauses_the_client(fake_time) -> None:
     assert lim.rate is None
 
 
+async def test_unpaced_try_acquire_grants_at_once_except_in_a_pause_or_a_spent_window(
+    fake_time,
+) -> None:
+    lim = limiter(fake_time, rate=None)
+    first, second = lim.try_acquire(), lim.try_acquire()
+    assert first is not None
+    assert second is not None
+    assert (first.seq, second.seq) == (1, 2)
+
+    lim.on_response(second, 429, {}, retry_after=2.0)
+    assert lim.try_acquire() is None
+    fake_time.now += 2.0
+    third = lim.try_acquire()
+    assert third is not None
+    assert third.seq == 3
+
+    lim.on_response(third, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"}, None)
+    assert lim.try_acquire() is None
+    fake_time.now += 3.0
+    fourth = lim.try_acquire()
+    assert fourth == Ticket(4, fake_time.now)
+
+
 async def test_an_early_429_halves_the_rate_once_per_round_trip(fake_time) -> None:
     lim = limiter(fake_time, rate=200.0, burst=40)
     tickets = [await lim.acquire() for _ in range(16)]
