@@ -2,10 +2,11 @@
 
 The same FakeMeetergo (rate limit off) runs in its own process; this process sends 5,000
 PATCHes at concurrency 64, alternating raw aiohttp and ``MeetergoClient`` (retries on,
-proactive rate limit off) for several rounds, and prints medians and their ratios.
+proactive rate limit off) for several rounds, and prints medians and the median of the
+ratios paired within each round, with their range.
 Targets: >= 0.9x raw aiohttp's throughput, <= 1.2x its CPU per request.
 
-    python bench/overhead.py [--requests 5000] [--concurrency 64] [--rounds 5]
+    python bench/overhead.py [--requests 5000] [--concurrency 64] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -84,26 +85,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     n, conc, conns = args.requests, args.concurrency, 500
     runs = {"raw aiohttp": raw_round, "MeetergoClient": sdk_round, "SDK bulk": bulk_round}
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    names = list(runs)
     with server(str(conns)) as url:
         asyncio.run(raw_round(url, 500, conc, conns))  # warm up the server and the imports
-        for _ in range(args.rounds):
-            for name, run in runs.items():
-                samples[name].append(asyncio.run(measure(run, url, n, conc, conns)))
-    base_rps = median([n / wall for wall, _ in samples["raw aiohttp"]])
-    base_cpu = median([cpu / n * 1e6 for _, cpu in samples["raw aiohttp"]])
+        for round_no in range(args.rounds):
+            # Each round starts with a different client, so none always runs first.
+            shift = round_no % len(names)
+            for name in names[shift:] + names[:shift]:
+                samples[name].append(asyncio.run(measure(runs[name], url, n, conc, conns)))
+    raw = samples["raw aiohttp"]
     rows = []
     for name, values in samples.items():
-        rps = median([n / wall for wall, _ in values])
-        cpu = median([c / n * 1e6 for _, c in values])
-        rows.append([name, round(rps), round(cpu, 1), rps / base_rps, cpu / base_cpu])
+        # Ratios are paired within a round, then the median taken: a slow spell of the
+        # machine moves both sides of a pair alike.
+        speed = [r_wall / wall for (wall, _), (r_wall, _) in zip(values, raw, strict=True)]
+        cost = [cpu / r_cpu for (_, cpu), (_, r_cpu) in zip(values, raw, strict=True)]
+        rows.append([
+            name,
+            round(median([n / wall for wall, _ in values])),
+            round(median([cpu / n * 1e6 for _, cpu in values]), 1),
+            median(speed),
+            f"{min(speed):.2f}-{max(speed):.2f}",
+            median(cost),
+            f"{min(cost):.2f}-{max(cost):.2f}",
+        ])  # fmt: skip
     print(f"{n} PATCHes at concurrency {conc}, {args.rounds} alternating rounds, medians")
-    print(table(["client", "req/s", "CPU us/req", "throughput x", "CPU x"], rows))
-    print(json.dumps({r[0]: {"rps": r[1], "cpu_us": r[2]} for r in rows}))
+    headers = ["client", "req/s", "CPU us/req", "throughput x", "range", "CPU x", "range"]
+    print(table(headers, rows))
+    print(json.dumps({r[0]: {"rps": r[1], "cpu_us": r[2], "x": r[3], "cpu_x": r[5]} for r in rows}))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 from .errors import MeetergoError
 from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
 
-__all__ = ["BulkItem", "iter_bulk"]
+__all__ = ["BulkItem", "iter_bulk", "run_bulk"]
 
 BulkItem: TypeAlias = UpdateRequest | tuple[str, CalendarConnectionUpdate]
 RunOne: TypeAlias = Callable[[UpdateRequest], Awaitable[tuple[CalendarConnection, int]]]
@@ -45,17 +45,13 @@ def _item_id(item: object) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
-async def _run_item(index: int, request: UpdateRequest, run_one: RunOne) -> UpdateResult:
-    try:
-        connection, attempts = await run_one(request)
-    except MeetergoError as error:
+def _result(index: int, request: UpdateRequest, error: BaseException) -> UpdateResult:
+    if isinstance(error, MeetergoError):
         return UpdateResult(index, request.connection_id, error=error, attempts=error.attempts)
-    except (TypeError, ValueError) as error:
+    if isinstance(error, TypeError | ValueError):
         # An argument refused before sending (e.g. as_user with a personal access token).
         return UpdateResult(index, request.connection_id, error=error, attempts=0)
-    except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
-        return UpdateResult(index, request.connection_id, error=error, attempts=1)
-    return UpdateResult(index, request.connection_id, connection=connection, attempts=attempts)
+    return UpdateResult(index, request.connection_id, error=error, attempts=1)
 
 
 class _Source:
@@ -63,26 +59,21 @@ class _Source:
 
     def __init__(self, items: Iterable[Any] | AsyncIterable[Any]) -> None:
         self._sync = None if isinstance(items, AsyncIterable) else iter(items)
+        self.is_sync = self._sync is not None
         self._async = aiter(items) if isinstance(items, AsyncIterable) else None
         self._lock = asyncio.Lock()  # an async generator must not be advanced twice at once
         self._index = 0
         self.done = False
         self.error: BaseException | None = None
 
-    async def next(self) -> tuple[int, Any] | None:
-        """The next item with its input position, or ``None`` at the end (or on an error)."""
+    def take(self) -> tuple[int, Any] | None:
+        """Like ``next`` for an iterable input, without a coroutine per item."""
         if self.done:
             return None
+        assert self._sync is not None
         try:
-            if self._sync is not None:
-                item = next(self._sync)
-            else:
-                async with self._lock:
-                    if self.done:
-                        return None
-                    assert self._async is not None
-                    item = await anext(self._async)
-        except (StopIteration, StopAsyncIteration):
+            item = next(self._sync)
+        except StopIteration:
             self.done = True
             return None
         except Exception as error:  # noqa: BLE001 - raised after the items in flight end
@@ -91,31 +82,109 @@ class _Source:
         self._index += 1
         return self._index - 1, item
 
+    async def next(self) -> tuple[int, Any] | None:
+        """The next item with its input position, or ``None`` at the end (or on an error)."""
+        if self._sync is not None:
+            return self.take()
+        async with self._lock:  # an async generator must not be advanced twice at once
+            if self.done:
+                return None
+            assert self._async is not None
+            try:
+                item = await anext(self._async)
+            except StopAsyncIteration:
+                self.done = True
+                return None
+            except Exception as error:  # noqa: BLE001 - raised after the items in flight end
+                self.done, self.error = True, error
+                return None
+        self._index += 1
+        return self._index - 1, item
+
 
 async def _worker(
+    source: _Source,
+    run_one: RunOne,
+    deliver: Callable[[UpdateResult], None],
+    room: asyncio.Semaphore | None,
+) -> None:
+    """Take items until the input ends; hand each one's result to ``deliver``.
+
+    With ``room``, a result needs room before the next item is read: at most one result
+    per worker waits unconsumed, so the input is never read far ahead of the consumer.
+    """
+    while True:
+        if room is not None:
+            await room.acquire()
+        taken = source.take() if source.is_sync else await source.next()
+        if taken is None:
+            if room is not None:
+                room.release()
+            return
+        index, item = taken
+        try:
+            request = to_request(item)
+        except (TypeError, ValueError) as error:
+            deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
+            continue
+        try:
+            connection, attempts = await run_one(request)
+        except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
+            deliver(_result(index, request, error))
+        else:
+            deliver(UpdateResult(index, request.connection_id, connection, attempts=attempts))
+
+
+async def _feed(
     source: _Source,
     run_one: RunOne,
     out: asyncio.Queue[UpdateResult | None],
     room: asyncio.Semaphore,
 ) -> None:
     try:
-        while True:
-            # A result needs room before the next item is read: at most one result per
-            # worker waits unconsumed, so the input is never read far ahead of the consumer.
-            await room.acquire()
-            taken = await source.next()
-            if taken is None:
-                room.release()
-                return
-            index, item = taken
-            try:
-                request = to_request(item)
-            except (TypeError, ValueError) as error:
-                out.put_nowait(UpdateResult(index, _item_id(item), error=error, attempts=0))
-            else:
-                out.put_nowait(await _run_item(index, request, run_one))
+        await _worker(source, run_one, out.put_nowait, room)
     finally:
         out.put_nowait(None)  # this worker's end marker
+
+
+async def _finish(items: object, source: _Source, workers: list[asyncio.Task[None]]) -> None:
+    """Cancel the workers still running, wait for them, and close an abandoned input."""
+    for worker in workers:
+        worker.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    # An abandoned generator is closed now, so its own cleanup (files) runs at once.
+    if isinstance(items, AsyncGenerator):
+        await items.aclose()
+    elif isinstance(items, Generator):
+        items.close()
+
+
+async def run_bulk(
+    items: Iterable[Any] | AsyncIterable[Any], run_one: RunOne, max_concurrency: int
+) -> list[UpdateResult]:
+    """Like ``iter_bulk``, but collect the results into a list in input order.
+
+    Every result is kept anyway, so the workers store them directly: no queue, and no
+    consumer to wake per result.
+    """
+    source = _Source(items)
+    results: list[UpdateResult | None] = []
+
+    def store(result: UpdateResult) -> None:
+        if result.index >= len(results):
+            results.extend([None] * (result.index + 1 - len(results)))
+        results[result.index] = result
+
+    workers = [
+        asyncio.create_task(_worker(source, run_one, store, None)) for _ in range(max_concurrency)
+    ]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        await _finish(items, source, workers)
+    if source.error is not None:
+        raise source.error
+    return [r for r in results if r is not None]
 
 
 async def iter_bulk(
@@ -134,7 +203,7 @@ async def iter_bulk(
     out: asyncio.Queue[UpdateResult | None] = asyncio.Queue()
     room = asyncio.Semaphore(max_concurrency)
     workers = [
-        asyncio.create_task(_worker(source, run_one, out, room)) for _ in range(max_concurrency)
+        asyncio.create_task(_feed(source, run_one, out, room)) for _ in range(max_concurrency)
     ]
     running = len(workers)
     try:
@@ -146,13 +215,6 @@ async def iter_bulk(
                 room.release()
                 yield result
     finally:
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        # An abandoned generator is closed now, so its own cleanup (files) runs at once.
-        if isinstance(items, AsyncGenerator):
-            await items.aclose()
-        elif isinstance(items, Generator):
-            items.close()
+        await _finish(items, source, workers)
     if source.error is not None:
         raise source.error

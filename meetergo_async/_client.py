@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from . import _http
-from ._bulk import BulkItem, iter_bulk
+from ._bulk import BulkItem, iter_bulk, run_bulk
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
@@ -298,13 +298,9 @@ class MeetergoClient:
         failing or invalid item never stops the others. See
         ``iter_update_calendar_connections`` for the details.
         """
-        results: list[UpdateResult | None] = []
-        async for result in self.iter_update_calendar_connections(
-            items, max_concurrency=max_concurrency
-        ):
-            results.extend([None] * (result.index + 1 - len(results)))
-            results[result.index] = result
-        return [r for r in results if r is not None]
+        limit = self._max_concurrency if max_concurrency is None else max_concurrency
+        check_count("max_concurrency", limit)
+        return await run_bulk(items, self._update_one, limit)
 
     def iter_update_calendar_connections(
         self,

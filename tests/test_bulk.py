@@ -192,6 +192,78 @@ async def test_an_input_that_raises_finishes_in_flight_items_then_raises(
     assert sorted(r.connection_id for r in got) == ["c1", "c2"]
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_the_list_form_finishes_in_flight_items_then_raises_the_input_error(
+    mock_api, fake_time, kind: str
+) -> None:
+    state = echo_server(mock_api, delay_steps=1)
+
+    def sync_items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        yield "c1", UPDATE
+        yield "c2", UPDATE
+        raise OSError("input file vanished")
+
+    async def async_items() -> AsyncIterator[tuple[str, CalendarConnectionUpdate]]:
+        for item in sync_items():
+            yield item
+
+    items = sync_items() if kind == "sync" else async_items()
+    async with client(fake_time) as c:
+        with pytest.raises(OSError, match="input file vanished"):
+            await c.update_calendar_connections(items)
+    assert sorted(conn_id for conn_id, _ in state["seen"]) == ["c1", "c2"]
+    assert state["in_flight"] == 0
+
+
+async def test_the_list_form_reads_the_input_only_as_workers_free_up(mock_api, fake_time) -> None:
+    state = echo_server(mock_api, delay_steps=1)
+    pulled = 0
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        nonlocal pulled
+        for i in range(60):
+            pulled += 1
+            # Never more read than what was sent, plus the one a worker is looking at.
+            assert pulled <= len(state["seen"]) + 1
+            yield f"c{i}", UPDATE
+
+    async with client(fake_time) as c:
+        results = await c.update_calendar_connections(items(), max_concurrency=4)
+    assert [r.index for r in results] == list(range(60))
+    assert state["peak"] == 4
+
+
+async def test_a_cancelled_list_run_closes_its_generator_input(mock_api, fake_time) -> None:
+    started = asyncio.Event()
+    closed = False
+
+    async def hang(url: URL, **kwargs: object) -> CallbackResult:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    import re
+
+    mock_api.patch(re.compile(re.escape(PREFIX) + ".*"), callback=hang, repeat=True)
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        nonlocal closed
+        try:
+            for i in range(1000):
+                yield f"c{i}", UPDATE
+        finally:
+            closed = True
+
+    source = items()  # still referenced here: only an explicit close can run its finally
+    async with client(fake_time) as c:
+        task = asyncio.create_task(c.update_calendar_connections(source, max_concurrency=3))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert closed
+
+
 async def test_cancelling_a_bulk_run_leaves_nothing_pending(mock_api, fake_time) -> None:
     started = asyncio.Event()
 
