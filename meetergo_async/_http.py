@@ -169,11 +169,14 @@ def parse_rate_limit(
     return min(groups, key=lambda g: (g[0], -g[1])) if groups else None
 
 
+_DECODER: Final = json.JSONDecoder()  # json.loads's default decoder, without its wrapper
+
+
 def decode_json(body: bytes) -> tuple[bool, object]:
     """Decode a JSON body: ``(True, value)``, or ``(False, None)`` when it is not JSON."""
     try:
         # Decoding first skips json's encoding sniffing; bad UTF-8 is a ValueError too.
-        return True, json.loads(body.decode("utf-8"))
+        return True, _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
         return False, None
 

@@ -173,6 +173,7 @@ def _make_converter() -> cattrs.Converter:
 
 converter: Final = _make_converter()
 """The SDK's converter: ``converter.unstructure(update)`` is the JSON body of a PATCH."""
+_structure_connection: Final = converter.get_structure_hook(CalendarConnection)
 
 
 @functools.lru_cache(maxsize=256)
@@ -191,7 +192,7 @@ def parse_connection(data: object, fallback_id: str) -> CalendarConnection:
     A body that is not an object, or has no string ``id``, gives a connection with
     ``fallback_id`` (the id that was requested).
     """
-    conn = converter.structure(data, CalendarConnection)
+    conn = _structure_connection(data, CalendarConnection)  # the converter's hook, undispatched
     return conn if conn.id else attrs.evolve(conn, id=fallback_id)
 
 
