@@ -173,7 +173,9 @@ def _make_converter() -> cattrs.Converter:
 
 converter: Final = _make_converter()
 """The SDK's converter: ``converter.unstructure(update)`` is the JSON body of a PATCH."""
-_structure_connection: Final = converter.get_structure_hook(CalendarConnection)
+_structure_connection: Final[Callable[[Any, type], CalendarConnection]] = (
+    converter.get_structure_hook(CalendarConnection)
+)
 
 
 @functools.lru_cache(maxsize=256)
