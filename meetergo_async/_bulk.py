@@ -13,25 +13,38 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias
 
+from ._validate import check_text
 from .errors import MeetergoError
-from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
+from .models import (
+    CalendarConnection,
+    CalendarConnectionUpdate,
+    UpdateRequest,
+    UpdateResult,
+    check_update,
+)
 
 __all__ = ["BulkItem", "iter_bulk", "run_bulk"]
 
 BulkItem: TypeAlias = UpdateRequest | tuple[str, CalendarConnectionUpdate]
-RunOne: TypeAlias = Callable[[UpdateRequest], Awaitable[tuple[CalendarConnection, int]]]
+RunOne: TypeAlias = Callable[
+    [str, CalendarConnectionUpdate, str | None, str | None],
+    Awaitable[tuple[CalendarConnection, int]],
+]
+"""Send one update: ``(connection_id, update, owner_user_id, as_user)``."""
 
 
-def to_request(item: object) -> UpdateRequest:
-    """Accept an ``UpdateRequest`` or a ``(connection_id, update)`` pair.
+def to_parts(item: object) -> tuple[str, CalendarConnectionUpdate, str | None, str | None]:
+    """Accept an ``UpdateRequest`` or a ``(connection_id, update)`` pair; give its parts.
+
+    A pair is checked as ``UpdateRequest`` would check it, without building one.
 
     Raises:
         TypeError, ValueError: the item is neither, or its values are invalid.
     """
     if isinstance(item, UpdateRequest):
-        return item
+        return item.connection_id, item.update, item.owner_user_id, item.as_user
     if isinstance(item, tuple) and len(item) == 2:
-        return UpdateRequest(item[0], item[1])
+        return check_text("connection_id", item[0]), check_update(item[1]), None, None
     raise TypeError(
         "each item must be an UpdateRequest or a (connection_id, update) tuple, "
         f"got {type(item).__name__}"
@@ -45,13 +58,13 @@ def _item_id(item: object) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
-def _result(index: int, request: UpdateRequest, error: BaseException) -> UpdateResult:
+def _result(index: int, connection_id: str, error: BaseException) -> UpdateResult:
     if isinstance(error, MeetergoError):
-        return UpdateResult(index, request.connection_id, error=error, attempts=error.attempts)
+        return UpdateResult(index, connection_id, error=error, attempts=error.attempts)
     if isinstance(error, TypeError | ValueError):
         # An argument refused before sending (e.g. as_user with a personal access token).
-        return UpdateResult(index, request.connection_id, error=error, attempts=0)
-    return UpdateResult(index, request.connection_id, error=error, attempts=1)
+        return UpdateResult(index, connection_id, error=error, attempts=0)
+    return UpdateResult(index, connection_id, error=error, attempts=1)
 
 
 class _Source:
@@ -123,16 +136,16 @@ async def _worker(
             return
         index, item = taken
         try:
-            request = to_request(item)
+            connection_id, update, owner_user_id, as_user = to_parts(item)
         except (TypeError, ValueError) as error:
             deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
             continue
         try:
-            connection, attempts = await run_one(request)
+            connection, attempts = await run_one(connection_id, update, owner_user_id, as_user)
         except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
-            deliver(_result(index, request, error))
+            deliver(_result(index, connection_id, error))
         else:
-            deliver(UpdateResult(index, request.connection_id, connection, attempts=attempts))
+            deliver(UpdateResult(index, connection_id, connection, attempts=attempts))
 
 
 async def _feed(

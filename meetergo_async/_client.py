@@ -48,7 +48,6 @@ from .errors import APIConnectionError, APITimeoutError, MeetergoError, RateLimi
 from .models import (
     CalendarConnection,
     CalendarConnectionUpdate,
-    UpdateRequest,
     UpdateResult,
     check_update,
 )
@@ -320,15 +319,14 @@ class MeetergoClient:
         check_count("max_concurrency", limit)
         return iter_bulk(items, self._update_one, limit)
 
-    def _update_one(self, request: UpdateRequest) -> Awaitable[tuple[CalendarConnection, int]]:
-        return self._update(
-            request.connection_id,
-            request.update,
-            request.owner_user_id,
-            request.as_user,
-            timeout=None,
-            retry=None,
-        )
+    def _update_one(
+        self,
+        connection_id: str,
+        update: CalendarConnectionUpdate,
+        owner_user_id: str | None,
+        as_user: str | None,
+    ) -> Awaitable[tuple[CalendarConnection, int]]:
+        return self._update(connection_id, update, owner_user_id, as_user, timeout=None, retry=None)
 
     def _update(
         self,

@@ -290,10 +290,10 @@ async def test_cancelling_a_bulk_run_leaves_nothing_pending(mock_api, fake_time)
 
 
 async def test_an_unexpected_exception_in_one_item_is_its_result() -> None:
-    async def run_one(request: UpdateRequest) -> tuple[CalendarConnection, int]:
-        if request.connection_id == "bad":
+    async def run_one(connection_id: str, *_: object) -> tuple[CalendarConnection, int]:
+        if connection_id == "bad":
             raise RuntimeError("bug in a hook")
-        return CalendarConnection(id=request.connection_id), 1
+        return CalendarConnection(id=connection_id), 1
 
     items = [("a", UPDATE), ("bad", UPDATE), ("c", UPDATE)]
     results = [r async for r in iter_bulk(items, run_one, 2)]
@@ -304,9 +304,9 @@ async def test_an_unexpected_exception_in_one_item_is_its_result() -> None:
 
 
 async def _peak_memory(count: int) -> int:
-    async def run_one(request: UpdateRequest) -> tuple[CalendarConnection, int]:
+    async def run_one(connection_id: str, *_: object) -> tuple[CalendarConnection, int]:
         await asyncio.sleep(0)
-        return CalendarConnection(id=request.connection_id), 1
+        return CalendarConnection(id=connection_id), 1
 
     items = ((f"conn-{i:06d}", UPDATE) for i in range(count))
     tracemalloc.start()
