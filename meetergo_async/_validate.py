@@ -23,6 +23,8 @@ def check_text(name: str, value: object) -> str:
     """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if value.isascii() and value.isprintable() and value.strip():
+        return value  # the usual id: printable ASCII (no control character), not blank
     if not value.strip():
         raise ValueError(f"{name} must not be empty or whitespace")
     if _CONTROL.search(value):

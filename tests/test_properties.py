@@ -171,3 +171,28 @@ def test_parse_connection_never_raises_and_always_has_a_string_id(body: Any) -> 
         assert conn.id == body["id"]
     else:
         assert conn.id == "fallback"
+
+
+def _acceptable_text(value: str) -> bool:
+    """The rule ``check_text`` documents, written out plainly."""
+    if not value.strip() or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12),  # the fast path
+        st.text(max_size=12),
+        st.sampled_from([" ", "\t", "\u00a0", "\u2028", "a\u0085b", "\ud800", "ok", "é"]),
+    )
+)
+def test_check_text_accepts_exactly_non_blank_text_without_control_characters(
+    value: str,
+) -> None:
+    assert _passes_check_text(value) == _acceptable_text(value)
