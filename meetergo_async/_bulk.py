@@ -99,7 +99,7 @@ class _Source:
         """The next item with its input position, or ``None`` at the end (or on an error)."""
         if self._sync is not None:
             return self.take()
-        async with self._lock:  # an async generator must not be advanced twice at once
+        async with self._lock:
             if self.done:
                 return None
             assert self._async is not None
@@ -160,7 +160,7 @@ async def _feed(
         out.put_nowait(None)  # this worker's end marker
 
 
-async def _finish(items: object, source: _Source, workers: list[asyncio.Task[None]]) -> None:
+async def _finish(items: object, workers: list[asyncio.Task[None]]) -> None:
     """Cancel the workers still running, wait for them, and close an abandoned input."""
     for worker in workers:
         worker.cancel()
@@ -194,7 +194,7 @@ async def run_bulk(
     try:
         await asyncio.gather(*workers)
     finally:
-        await _finish(items, source, workers)
+        await _finish(items, workers)
     if source.error is not None:
         raise source.error
     return [r for r in results if r is not None]
@@ -228,6 +228,6 @@ async def iter_bulk(
                 room.release()
                 yield result
     finally:
-        await _finish(items, source, workers)
+        await _finish(items, workers)
     if source.error is not None:
         raise source.error
