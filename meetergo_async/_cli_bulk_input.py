@@ -56,7 +56,8 @@ class Entry(NamedTuple):
     """One record of the input.
 
     Attributes:
-        line: the 1-based line it starts on. text: its exact text, line ending included.
+        line: the 1-based line it starts on.
+        text: its exact text, line ending included.
         connection_id: the id it names, if it names one.
         request: the update to send, or ``None`` when the record is malformed.
         error: why it is malformed, or ``None``.

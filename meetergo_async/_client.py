@@ -72,9 +72,11 @@ class ClientStats:
     """Counters of one client since it was made.
 
     Attributes:
-        requests: attempts sent (retries included). rate_limited: 429 answers seen.
-        retries: waits before another attempt. rate: the pacing rate in force now
-            (requests a second; ``None`` when proactive pacing is off).
+        requests: attempts sent (retries included).
+        rate_limited: 429 answers seen.
+        retries: waits before another attempt.
+        rate: the pacing rate in force now (requests a second; ``None`` when proactive
+            pacing is off).
     """
 
     requests: int
@@ -107,7 +109,8 @@ class MeetergoClient:
         on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
             function; what it raises is logged, not propagated.
         max_response_bytes: response bodies are never read past this size.
-        clock, sleep: injectable time, for tests.
+        clock: the monotonic clock, injectable for tests.
+        sleep: the awaitable sleep, injectable for tests.
 
     Raises:
         ValueError, TypeError: a missing or malformed credential or option.

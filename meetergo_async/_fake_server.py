@@ -62,9 +62,11 @@ class FakeMeetergo:
         connections: mappings seeding the store, camelCase like the API's JSON; each needs an
             ``id`` or gets ``conn-NNNN``; missing fields get defaults.
         generate: how many connections ``conn-0000``, ``conn-0001``, ... to add after them.
-        host: the address to bind. port: the port; 0 picks a free one.
-        api_keys: accepted platform API keys. expired_api_keys: keys answered with 401
-            "API key has expired". personal_tokens: accepted personal access tokens.
+        host: the address to bind.
+        port: the port; 0 picks a free one.
+        api_keys: accepted platform API keys.
+        expired_api_keys: keys answered with 401 "API key has expired".
+        personal_tokens: accepted personal access tokens.
         user_ids: the known users (at least one).
         rate_limit: a ``TokenBucket`` or ``FixedWindow`` per credential; ``None`` for none.
         rate_limit_headers: send ``X-RateLimit-Limit``/``-Remaining``/``-Reset``. ``None``
@@ -79,8 +81,8 @@ class FakeMeetergo:
         drop_before_rate: fraction of PATCHes cut before their update is applied.
         drop_after_rate: fraction of PATCHes cut after their update was applied.
         latency: seconds every request waits before it is answered.
-        clock: the monotonic clock of the rate limiters. wall_clock: epoch seconds for
-            ``updatedAt`` (``time.time``).
+        clock: the monotonic clock of the rate limiters.
+        wall_clock: epoch seconds for ``updatedAt`` (``time.time``).
         record_requests: keep ``requests``; switch off for long soak runs.
         shutdown_timeout: seconds ``close`` lets in-flight requests finish; 0 cancels them.
 

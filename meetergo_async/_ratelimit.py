@@ -87,7 +87,8 @@ class Limiter:
     Args:
         limit: the configured ``RateLimit``, or ``None`` to turn proactive pacing off (the
             pause after a 429 and the server's own count still apply).
-        clock: a monotonic clock in seconds. sleep: an awaitable sleep.
+        clock: a monotonic clock in seconds.
+        sleep: an awaitable sleep.
         max_pause: the longest client-wide pause a 429 may start (the client passes its
             retry policy's ``max_retry_after``).
     """

@@ -65,7 +65,8 @@ class RetryEvent:
     """What ``on_retry`` receives before each wait.
 
     Attributes:
-        method: the HTTP method. path: the request path (no host, no credential).
+        method: the HTTP method.
+        path: the request path (no host, no credential).
         attempt: the number of the attempt that failed, starting at 1.
         wait: seconds the client is about to wait.
         error: the error of that attempt.
