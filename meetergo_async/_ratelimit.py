@@ -137,8 +137,7 @@ class Limiter:
             return None
         now = self._clock()
         if self.limit is None and self._window is None and now >= self._pause_until:
-            self._seq += 1  # unpaced, no server window, not paused: nothing to weigh
-            return Ticket(self._seq, now)
+            return self._grant(now)  # unpaced, no server window, not paused: nothing to weigh
         return self._grant(now) if self._wait_time(now) <= 0 else None
 
     async def acquire(self) -> Ticket:

@@ -75,16 +75,9 @@ def _structure_datetime(value: object, _: type) -> datetime:
 
 
 def _structure_str_tuple(value: object, _: type) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise TypeError("expected a list of strings")
-    items = tuple(value)
-    if not all(map(_is_str, items)):
-        raise TypeError("expected a list of strings")
-    return items
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
+    return tuple(value)
 
 
 def _non_none(hint: Any) -> Any:
