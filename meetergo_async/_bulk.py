@@ -85,15 +85,13 @@ class _Source:
             return None
         assert self._sync is not None
         try:
-            item = next(self._sync)
+            return self._numbered(next(self._sync))
         except StopIteration:
-            self.done = True
+            self._end(None)
             return None
         except Exception as error:  # noqa: BLE001 - raised after the items in flight end
-            self.done, self.error = True, error
+            self._end(error)
             return None
-        self._index += 1
-        return self._index - 1, item
 
     async def next(self) -> tuple[int, Any] | None:
         """The next item with its input position, or ``None`` at the end (or on an error)."""
@@ -104,15 +102,21 @@ class _Source:
                 return None
             assert self._async is not None
             try:
-                item = await anext(self._async)
+                return self._numbered(await anext(self._async))
             except StopAsyncIteration:
-                self.done = True
+                self._end(None)
                 return None
             except Exception as error:  # noqa: BLE001 - raised after the items in flight end
-                self.done, self.error = True, error
+                self._end(error)
                 return None
+
+    def _numbered(self, item: Any) -> tuple[int, Any]:
         self._index += 1
         return self._index - 1, item
+
+    def _end(self, error: BaseException | None) -> None:
+        """The input is over: exhausted, or ``error`` raised while reading it."""
+        self.done, self.error = True, error
 
 
 async def _worker(
