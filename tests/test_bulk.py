@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 
@@ -30,6 +31,37 @@ def client(fake_time: FakeTime, **kwargs: object) -> MeetergoClient:
     return mocked_client(fake_time, **kwargs)
 
 
+def hanging_server(mock_api, ids: str = ".*") -> asyncio.Event:
+    """Never answer a PATCH whose id matches ``ids``; the event is set when one arrives."""
+    started = asyncio.Event()
+
+    async def hang(url: URL, **kwargs: object) -> CallbackResult:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    mock_api.patch(re.compile(re.escape(PREFIX) + ids), callback=hang, repeat=True)
+    return started
+
+
+class ClosingInput:
+    """A generator of 1,000 ``(id, update)`` pairs that notes when its cleanup has run.
+
+    It holds the generator, so only an explicit close (not garbage collection) runs it.
+    """
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.items = self._generate()
+
+    def _generate(self) -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        try:
+            for i in range(1000):
+                yield f"c{i}", UPDATE
+        finally:
+            self.closed = True
+
+
 def echo_server(mock_api, *, missing: frozenset[str] = frozenset(), delay_steps: int = 0):
     """Answer every PATCH with the id it names; ids in ``missing`` get 404."""
     state = {"in_flight": 0, "peak": 0, "seen": []}
@@ -46,8 +78,6 @@ def echo_server(mock_api, *, missing: frozenset[str] = frozenset(), delay_steps:
         if conn_id in missing:
             return CallbackResult(status=404, payload={"message": "Connection not found"})
         return CallbackResult(payload={"id": conn_id, "primaryCalendar": "primary"})
-
-    import re
 
     mock_api.patch(re.compile(re.escape(PREFIX) + r".*"), callback=answer, repeat=True)
     return state
@@ -234,47 +264,19 @@ async def test_the_list_form_reads_the_input_only_as_workers_free_up(mock_api, f
 
 
 async def test_a_cancelled_list_run_closes_its_generator_input(mock_api, fake_time) -> None:
-    started = asyncio.Event()
-    closed = False
-
-    async def hang(url: URL, **kwargs: object) -> CallbackResult:
-        started.set()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    import re
-
-    mock_api.patch(re.compile(re.escape(PREFIX) + ".*"), callback=hang, repeat=True)
-
-    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
-        nonlocal closed
-        try:
-            for i in range(1000):
-                yield f"c{i}", UPDATE
-        finally:
-            closed = True
-
-    source = items()  # still referenced here: only an explicit close can run its finally
+    started = hanging_server(mock_api)
+    source = ClosingInput()
     async with client(fake_time) as c:
-        task = asyncio.create_task(c.update_calendar_connections(source, max_concurrency=3))
+        task = asyncio.create_task(c.update_calendar_connections(source.items, max_concurrency=3))
         await started.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert closed
+        assert source.closed
 
 
 async def test_cancelling_a_bulk_run_leaves_nothing_pending(mock_api, fake_time) -> None:
-    started = asyncio.Event()
-
-    async def hang(url: URL, **kwargs: object) -> CallbackResult:
-        started.set()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    import re
-
-    mock_api.patch(re.compile(re.escape(PREFIX) + "hang.*"), callback=hang, repeat=True)
+    started = hanging_server(mock_api, "hang.*")
     mock_api.patch(PREFIX + "after", payload={"id": "after"})
     before = asyncio.all_tasks()
     async with client(fake_time) as c:
@@ -329,22 +331,14 @@ async def test_memory_stays_bounded_however_long_the_input() -> None:
 
 async def test_an_abandoned_generator_input_is_closed(mock_api, fake_time) -> None:
     echo_server(mock_api)
-    closed = False
-
-    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
-        nonlocal closed
-        try:
-            for i in range(1000):
-                yield f"c{i}", UPDATE
-        finally:
-            closed = True
+    source = ClosingInput()
 
     async with client(fake_time) as c:
-        stream = c.iter_update_calendar_connections(items(), max_concurrency=2)
+        stream = c.iter_update_calendar_connections(source.items, max_concurrency=2)
         async for _ in stream:
             break
         await stream.aclose()
-    assert closed
+    assert source.closed
 
 
 async def test_an_argument_refused_before_sending_reports_no_attempt(mock_api, fake_time) -> None:
