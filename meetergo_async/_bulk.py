@@ -13,15 +13,9 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias
 
-from ._validate import check_text
+from ._validate import ArgumentTypeError, validate_update_request
 from .errors import MeetergoError
-from .models import (
-    CalendarConnection,
-    CalendarConnectionUpdate,
-    UpdateRequest,
-    UpdateResult,
-    check_update,
-)
+from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
 
 __all__ = ["BulkItem", "iter_bulk", "run_bulk"]
 
@@ -44,10 +38,12 @@ def to_parts(item: object) -> tuple[str, CalendarConnectionUpdate, str | None, s
     if isinstance(item, UpdateRequest):
         return item.connection_id, item.update, item.owner_user_id, item.as_user
     if isinstance(item, tuple) and len(item) == 2:
-        return check_text("connection_id", item[0]), check_update(item[1]), None, None
-    raise TypeError(
-        "each item must be an UpdateRequest or a (connection_id, update) tuple, "
-        f"got {type(item).__name__}"
+        validate_update_request(item[0], item[1], None, None)
+        return item[0], item[1], None, None
+    raise ArgumentTypeError(
+        "items",
+        "each of {name} must be an UpdateRequest or a (connection_id, update) tuple, "
+        f"got {type(item).__name__}",
     )
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
-import attrs
-
-from meetergo_async import CalendarConnectionUpdate, UpdateRequest, update_from_dict
+from meetergo_async import UpdateRequest, update_from_dict
+from meetergo_async._serde import UPDATE_FIELD_NAMES
+from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
 
 from ._cli_bulk_source import JSONL, LineSource
 from ._cli_common import CommandError
@@ -34,22 +33,13 @@ CLEAR: Final = "[]"
 """The CSV cell that clears ``selectedCalendars`` (an empty cell leaves them alone)."""
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-# The SDK's messages name the Python attributes; the user wrote the JSON names.
-_PYTHON_NAMES: Final = re.compile(
-    r"\b("
-    + "|".join(a.name for a in attrs.fields(CalendarConnectionUpdate))
-    + r"|connection_id|owner_user_id|as_user)\b"
-)
-_RENAMES: Final = {"owner_user_id": "userId"}
-
-
-def _json_names(message: str) -> str:
-    return _PYTHON_NAMES.sub(lambda m: _RENAMES.get(m[1], _camel(m[1])), message)
+_JSON_NAMES: Final = {
+    **UPDATE_FIELD_NAMES,
+    "connection_id": "connectionId",
+    "owner_user_id": "userId",
+    "as_user": "asUser",
+}
+"""The SDK's argument names as this input names them."""
 
 
 class Entry(NamedTuple):
@@ -83,8 +73,10 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
     owner, as_user = fields.pop("userId", None), fields.pop("asUser", None)
     try:
         return UpdateRequest(connection_id, update_from_dict(fields), owner, as_user)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(_json_names(str(exc))) from None
+    except (ArgumentValueError, ArgumentTypeError) as exc:
+        # The SDK's messages name the Python arguments; the user wrote the JSON names.
+        worded = exc.worded(_JSON_NAMES.get(exc.argument, exc.argument))
+        raise (ValueError if isinstance(exc, ValueError) else TypeError)(worded) from None
 
 
 def _entry(line: int, text: str, data: object) -> Entry:

@@ -1,11 +1,24 @@
-"""Named defaults and the frozen configuration classes ``RetryPolicy`` and ``RateLimit``."""
+"""Named defaults, the frozen configuration classes, and resolving a client's settings."""
 
 from __future__ import annotations
 
-import math
+import os
+from collections.abc import Mapping
 from typing import Final
 
 import attrs
+
+from ._validate import (
+    PAT_PREFIX,
+    ArgumentValueError,
+    check_base_url,
+    check_count,
+    check_credentials,
+    check_instance,
+    check_non_negative,
+    check_positive,
+    check_text,
+)
 
 DEFAULT_BASE_URL: Final = "https://api.meetergo.com"
 DEFAULT_TIMEOUT: Final = 30.0
@@ -18,33 +31,6 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
 ENV_API_KEY: Final = "MEETERGO_API_KEY"
 ENV_USER_ID: Final = "MEETERGO_USER_ID"
 ENV_BASE_URL: Final = "MEETERGO_BASE_URL"
-
-
-def _check_number(name: str, value: object, *, minimum: float, inclusive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    bad = value < minimum if inclusive else value <= minimum
-    if math.isnan(value) or math.isinf(value) or bad:
-        bound = f">= {minimum}" if inclusive else f"> {minimum}"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def check_positive(name: str, value: object) -> None:
-    """Raise unless ``value`` is a finite number greater than zero."""
-    _check_number(name, value, minimum=0, inclusive=False)
-
-
-def check_non_negative(name: str, value: object) -> None:
-    """Raise unless ``value`` is a finite number of zero or more."""
-    _check_number(name, value, minimum=0, inclusive=True)
-
-
-def check_count(name: str, value: object, *, minimum: int = 1) -> None:
-    """Raise unless ``value`` is an ``int`` (not ``bool``) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
 @attrs.frozen
@@ -114,3 +100,98 @@ class RateLimit:
 
 DEFAULT_RATE_LIMIT: Final = RateLimit.per_minute(100, burst=200)
 """meetergo's documented limit per API key: 100 requests a minute, bursts up to 200."""
+
+
+@attrs.frozen
+class ClientSettings:
+    """A client's settings after resolution: arguments first, then ``MEETERGO_*``, then defaults.
+
+    Attributes:
+        api_key: the credential (never shown in a repr).
+        user_id: the default acting user, or ``None``.
+        base_url: the API host, checked, without a trailing slash.
+        timeout: seconds one attempt may take.
+        retry: the default retry policy.
+        rate_limit: the client's pace, or ``None``.
+        max_concurrency: most requests in flight at once.
+        max_response_bytes: the cap of a response body.
+    """
+
+    api_key: str = attrs.field(repr=False)
+    user_id: str | None
+    base_url: str
+    timeout: float
+    retry: RetryPolicy
+    rate_limit: RateLimit | None
+    max_concurrency: int
+    max_response_bytes: int
+
+    def acting_user(self, as_user: str | None) -> str | None:
+        """The user a call acts as: ``as_user`` (checked), else the default user.
+
+        Raises:
+            ArgumentValueError, ArgumentTypeError: ``as_user`` is malformed, or given with
+                a personal access token.
+        """
+        if as_user is None:
+            return self.user_id
+        check_text("as_user", as_user)
+        if self.api_key.startswith(PAT_PREFIX):
+            raise ArgumentValueError(
+                "as_user",
+                "{name} cannot be used with a personal access token (rgo-...): it always acts "
+                "as its owner and meetergo refuses it with 403",
+            )
+        return as_user
+
+    def attempt_timeout(self, timeout: float | None) -> float:
+        """The seconds one attempt of a call may take: ``timeout`` (checked), else the default."""
+        if timeout is None:
+            return self.timeout
+        check_positive("timeout", timeout)
+        return float(timeout)
+
+    def retry_policy(self, retry: RetryPolicy | None) -> RetryPolicy:
+        """A call's retry policy: ``retry`` (checked), else the default."""
+        if retry is None:
+            return self.retry
+        check_instance("retry", retry, RetryPolicy)
+        return retry
+
+
+def _from_env(value: str | None, name: str, environ: Mapping[str, str]) -> str | None:
+    # An empty environment variable counts as unset; an empty argument is an error.
+    return value if value is not None else environ.get(name) or None
+
+
+def resolve_settings(
+    *,
+    api_key: str | None,
+    user_id: str | None,
+    base_url: str | None,
+    allow_insecure_http: bool,
+    timeout: float,
+    retry: RetryPolicy,
+    rate_limit: RateLimit | None,
+    max_concurrency: int,
+    max_response_bytes: int,
+    environ: Mapping[str, str] = os.environ,
+) -> ClientSettings:
+    """Check every option of a client and fill in the environment and the defaults.
+
+    Raises:
+        ArgumentValueError, ArgumentTypeError: an option is missing, malformed or out of range.
+    """
+    key, user = check_credentials(
+        _from_env(api_key, ENV_API_KEY, environ), _from_env(user_id, ENV_USER_ID, environ)
+    )
+    url = _from_env(base_url, ENV_BASE_URL, environ)
+    url = check_base_url(DEFAULT_BASE_URL if url is None else url, allow_insecure_http)
+    check_positive("timeout", timeout)
+    check_count("max_concurrency", max_concurrency)
+    check_count("max_response_bytes", max_response_bytes)
+    check_instance("retry", retry, RetryPolicy)
+    check_instance("rate_limit", rate_limit, RateLimit, optional=True)
+    return ClientSettings(
+        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes
+    )

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 import attrs
 
-from meetergo_async._config import check_count, check_positive
+from meetergo_async._validate import check_count, check_positive
 
 Clock = Callable[[], float]
 

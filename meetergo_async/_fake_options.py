@@ -6,9 +6,9 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from meetergo_async._config import check_non_negative
 from meetergo_async._fake_app import Faults
 from meetergo_async._fake_limits import TokenBucket
+from meetergo_async._validate import check_non_negative
 
 DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
 """meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""

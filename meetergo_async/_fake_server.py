@@ -15,7 +15,6 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from meetergo_async._config import check_count, check_non_negative
 from meetergo_async._fake_app import FakeApp, RateOptions
 from meetergo_async._fake_http import (
     DEFAULT_API_KEY,
@@ -33,6 +32,7 @@ from meetergo_async._fake_options import (
     strings,
 )
 from meetergo_async._fake_store import Connection, ConnectionStore, copy_connection
+from meetergo_async._validate import check_count, check_non_negative
 
 
 class FakeMeetergo:

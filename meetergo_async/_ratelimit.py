@@ -53,7 +53,7 @@ from ._http import parse_rate_limit
 
 __all__ = ["Limiter", "Ticket"]
 
-log = logging.getLogger("meetergo_async")
+log = logging.getLogger(__name__)
 
 ESTIMATE_MIN_SECONDS: Final = 1.0
 ESTIMATE_MARGIN: Final = 0.95

@@ -30,7 +30,7 @@ from .errors import APIConnectionError, APIStatusError, MeetergoError, RateLimit
 
 __all__ = ["Operation", "RetryContext", "RetryEvent", "retry_after_failure"]
 
-log = logging.getLogger("meetergo_async")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock: TypeAlias = Callable[[], float]

@@ -1,14 +1,125 @@
-"""Argument checks that run before anything is sent; each error names the argument."""
+"""Every argument check, run before anything is sent; each error names its argument.
+
+An argument error is an ``ArgumentValueError`` (a ``ValueError``) or an ``ArgumentTypeError``
+(a ``TypeError``). Both carry the argument's name as data, ``error.argument``, so a caller
+that knows the value under another name (the command line's ``--user-id``, an environment
+variable, a JSON field) can say so with ``error.worded(name)`` instead of rewriting the text.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from typing import Final
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
+
+from ._unset import UNSET
+
+if TYPE_CHECKING:
+    from .models import CalendarConnectionUpdate
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+PAT_PREFIX: Final = "rgo-"
+API_KEY_PREFIX: Final = "ak_live:"
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+NAME: Final = "{name}"
+"""Where the argument's name stands in an error's template."""
+
+
+class _ArgumentProblem(Exception):
+    """An argument error: ``argument`` names it; ``worded`` says it under another name.
+
+    Args:
+        argument: the Python name of the argument (``user_id``, ``primary_calendar``).
+        template: the message, with ``{name}`` where the argument's name goes.
+        hint: advice that only makes sense in Python (``pass allow_insecure_http=True``),
+            added to the message after ``; ``.
+    """
+
+    def __init__(self, argument: str, template: str, *, hint: str = "") -> None:
+        self.argument = argument
+        self.template = template
+        self.hint = hint
+        super().__init__(self.worded(argument) + (f"; {hint}" if hint else ""))
+
+    def worded(self, name: str) -> str:
+        """The message with ``name`` for the argument, and without the Python-only hint."""
+        return self.template.replace(NAME, name)
+
+
+class ArgumentValueError(_ArgumentProblem, ValueError):
+    """A ``ValueError`` about one argument, named by ``argument``."""
+
+
+class ArgumentTypeError(_ArgumentProblem, TypeError):
+    """A ``TypeError`` about one argument, named by ``argument``."""
+
+
+ArgumentError = ArgumentValueError | ArgumentTypeError
+"""Either kind of argument error, for ``isinstance`` and ``except``."""
+
+
+# -- numbers --------------------------------------------------------------------------------
+
+
+def _check_number(name: str, value: object, *, minimum: float, inclusive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ArgumentTypeError(name, f"{NAME} must be a number, got {type(value).__name__}")
+    bad = value < minimum if inclusive else value <= minimum
+    if math.isnan(value) or math.isinf(value) or bad:
+        bound = f">= {minimum}" if inclusive else f"> {minimum}"
+        raise ArgumentValueError(name, f"{NAME} must be a finite number {bound}, got {value!r}")
+
+
+def check_positive(name: str, value: object) -> None:
+    """Raise unless ``value`` is a finite number greater than zero."""
+    _check_number(name, value, minimum=0, inclusive=False)
+
+
+def check_non_negative(name: str, value: object) -> None:
+    """Raise unless ``value`` is a finite number of zero or more."""
+    _check_number(name, value, minimum=0, inclusive=True)
+
+
+def check_fraction(name: str, value: object) -> None:
+    """Raise unless ``value`` is a number within 0..1."""
+    check_non_negative(name, value)
+    assert isinstance(value, int | float)
+    if value > 1:
+        raise ArgumentValueError(name, f"{NAME} must be within 0..1, got {value!r}")
+
+
+def check_count(name: str, value: object, *, minimum: int = 1) -> None:
+    """Raise unless ``value`` is an ``int`` (not ``bool``) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(name, f"{NAME} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ArgumentValueError(name, f"{NAME} must be >= {minimum}, got {value}")
+
+
+def check_instance(name: str, value: object, kind: type, *, optional: bool = False) -> None:
+    """Raise ``ArgumentTypeError`` unless ``value`` is a ``kind`` (or ``None`` if optional)."""
+    if not isinstance(value, kind) and not (optional and value is None):
+        wanted = f"a {kind.__name__}" + (" or None" if optional else "")
+        raise ArgumentTypeError(name, f"{NAME} must be {wanted}, got {type(value).__name__}")
+
+
+def check_strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    """Return ``values`` as a tuple of str; a bare str is refused, not split into letters."""
+    if isinstance(values, str):
+        raise ArgumentTypeError(name, f"{NAME} must be an iterable of str, not a single str")
+    result = tuple(values)
+    for value in result:
+        if not isinstance(value, str):
+            kind = type(value).__name__
+            raise ArgumentTypeError(name, f"{NAME} must hold str values, got {kind}")
+    return result
+
+
+# -- text that reaches a URL or a header ----------------------------------------------------
 
 
 def check_text(name: str, value: object) -> str:
@@ -18,21 +129,25 @@ def check_text(name: str, value: object) -> str:
     split or forge the request.
 
     Raises:
-        TypeError: ``value`` is not a ``str``.
-        ValueError: it is empty, only whitespace, or holds a control character.
+        ArgumentTypeError: ``value`` is not a ``str``.
+        ArgumentValueError: it is empty, only whitespace, or holds a control character.
     """
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        raise ArgumentTypeError(name, f"{NAME} must be a str, got {type(value).__name__}")
     if value.isascii() and value.isprintable() and value.strip():
         return value  # the usual id: printable ASCII (no control character), not blank
     if not value.strip():
-        raise ValueError(f"{name} must not be empty or whitespace")
+        raise ArgumentValueError(name, f"{NAME} must not be empty or whitespace")
     if _CONTROL.search(value):
-        raise ValueError(f"{name} must not contain control characters (CR, LF, NUL, DEL, ...)")
+        raise ArgumentValueError(
+            name, f"{NAME} must not contain control characters (CR, LF, NUL, DEL, ...)"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{name} must be valid Unicode (it holds a lone surrogate)") from None
+        raise ArgumentValueError(
+            name, f"{NAME} must be valid Unicode (it holds a lone surrogate)"
+        ) from None
     return value
 
 
@@ -41,81 +156,94 @@ def check_optional_text(name: str, value: object) -> str | None:
     return None if value is None else check_text(name, value)
 
 
+# -- credentials and the host ---------------------------------------------------------------
+
+
 def check_api_key(value: object) -> str:
     """Return the key if it is a non-empty ``str`` with no whitespace or control characters.
 
     The messages never include the key itself.
     """
     if not isinstance(value, str):
-        raise TypeError(f"api_key must be a str, got {type(value).__name__}")
+        raise ArgumentTypeError("api_key", f"{NAME} must be a str, got {type(value).__name__}")
     if not value:
-        raise ValueError("api_key must not be empty")
+        raise ArgumentValueError("api_key", f"{NAME} must not be empty")
     if _WHITESPACE_OR_CONTROL.search(value):
-        raise ValueError("api_key must not contain whitespace or control characters")
+        raise ArgumentValueError(
+            "api_key", f"{NAME} must not contain whitespace or control characters"
+        )
     return value
-
-
-PAT_PREFIX: Final = "rgo-"
-API_KEY_PREFIX: Final = "ak_live:"
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
 def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None]:
     """Check the credential and the acting user together; return them.
 
     Raises:
-        ValueError: no key; an API key without a user id; a personal access token with one.
-        TypeError: a value is not a ``str``.
+        ArgumentValueError: no key; an API key without a user id; a personal access token
+            with one.
+        ArgumentTypeError: a value is not a ``str``.
     """
     if api_key is None:
-        raise ValueError(
+        raise ArgumentValueError(
+            "api_key",
             "no API key: pass api_key=... or set MEETERGO_API_KEY "
-            "(a platform API key 'ak_live:...' or a personal access token 'rgo-...')"
+            "(a platform API key 'ak_live:...' or a personal access token 'rgo-...')",
         )
     key = check_api_key(api_key)
     user = check_optional_text("user_id", user_id)
     if key.startswith(API_KEY_PREFIX) and user is None:
-        raise ValueError(
-            "a platform API key (ak_live:...) acts for a user of your company that each request "
-            "must name in the x-meetergo-api-user-id header: pass user_id=... or set "
-            "MEETERGO_USER_ID"
+        raise ArgumentValueError(
+            "user_id",
+            "a platform API key (ak_live:...) acts for a user of your company that each "
+            "request must name in the x-meetergo-api-user-id header: pass user_id=... or set "
+            "MEETERGO_USER_ID",
         )
     if key.startswith(PAT_PREFIX) and user is not None:
-        raise ValueError(
+        raise ArgumentValueError(
+            "user_id",
             "a personal access token (rgo-...) always acts as its owner; meetergo refuses it "
-            "with 403 when a user id is sent: leave user_id (and MEETERGO_USER_ID) unset"
+            "with 403 when a user id is sent: leave user_id (and MEETERGO_USER_ID) unset",
         )
     return key, user
 
 
 def check_base_url(url: object, allow_insecure_http: bool) -> str:
-    """Return the base URL without a trailing slash, or raise ``ValueError`` saying why not.
+    """Return the base URL without a trailing slash, or raise saying why not.
 
     It must be ``https://host[:port][/prefix]`` with no credentials, query or fragment;
     ``http://`` only to a loopback host, or anywhere with ``allow_insecure_http=True``.
     """
     if not isinstance(url, str):
-        raise TypeError(f"base_url must be a str, got {type(url).__name__}")
+        raise ArgumentTypeError("base_url", f"{NAME} must be a str, got {type(url).__name__}")
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - parsing the port raises ValueError when it is invalid
     except ValueError as exc:
-        raise ValueError(f"base_url is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError("base_url must start with https:// and name a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base_url must not hold a username or password; pass api_key instead")
-    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
-        raise ValueError("base_url must not have a query or a fragment")
-    if _CONTROL.search(url) or " " in url:
-        raise ValueError("base_url must not contain spaces or control characters")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-        raise ValueError(
-            "base_url uses plain http:// to a non-loopback host, which would send the API key "
-            "unencrypted; use https:// or pass allow_insecure_http=True"
+        raise ArgumentValueError("base_url", f"{NAME} is not a valid URL: {exc}") from None
+    problem = _base_url_problem(url, parts.scheme, host, parts)
+    if problem:
+        raise ArgumentValueError("base_url", problem)
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host or ""):
+        raise ArgumentValueError(
+            "base_url",
+            f"{NAME} uses plain http:// to a non-loopback host, which would send the API key "
+            "unencrypted; use https://",
+            hint="or pass allow_insecure_http=True",
         )
     return url.rstrip("/")
+
+
+def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> str | None:
+    if scheme not in ("http", "https") or not host:
+        return f"{NAME} must start with https:// and name a host"
+    if parts.username is not None or parts.password is not None:
+        return f"{NAME} must not hold a username or password; pass the API key instead"
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return f"{NAME} must not have a query or a fragment"
+    if _CONTROL.search(url) or " " in url:
+        return f"{NAME} must not contain spaces or control characters"
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -125,3 +253,82 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# -- the fields of an update ----------------------------------------------------------------
+
+_NO_NULL: Final = (
+    "{name} cannot be None: the API has no null for it; leave the field out to keep the "
+    "connection's current value"
+)
+
+
+def _no_none(name: str, value: object) -> None:
+    if value is None:
+        raise ArgumentTypeError(name, _NO_NULL, hint="it defaults to UNSET")
+
+
+def check_flag(_: object, attribute: Any, value: object) -> None:
+    """An attrs validator: the field is ``UNSET`` or a ``bool``."""
+    _no_none(attribute.name, value)
+    if value is not UNSET and not isinstance(value, bool):
+        raise ArgumentTypeError(attribute.name, f"{NAME} must be a bool, got {value!r}")
+
+
+def check_calendar_field(_: object, attribute: Any, value: object) -> None:
+    """An attrs validator: the field is ``UNSET`` or one calendar id."""
+    _no_none(attribute.name, value)
+    if value is not UNSET:
+        _calendar_id(attribute.name, value)
+
+
+def _calendar_id(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ArgumentTypeError(name, f"{NAME} must hold calendar ids as str, got {value!r}")
+    if not value.strip():
+        raise ArgumentValueError(name, f"{NAME} must not hold an empty calendar id")
+    return value
+
+
+def to_calendar_tuple(value: Any) -> Any:
+    """An attrs converter: calendar ids as a tuple (``UNSET`` passes through)."""
+    # A bare str is a sequence too; accepting it would send one id per character.
+    name = "selected_calendars"
+    _no_none(name, value)
+    if value is UNSET:
+        return value
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        kind = type(value).__name__
+        raise ArgumentTypeError(name, f"{NAME} must be a list or tuple of calendar ids, got {kind}")
+    return tuple(_calendar_id(name, item) for item in value)
+
+
+# -- an update request ----------------------------------------------------------------------
+
+
+def check_update(update: object) -> CalendarConnectionUpdate:
+    """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
+    # Imported here: models imports this module for its field validators.
+    from .models import CalendarConnectionUpdate
+
+    if not isinstance(update, CalendarConnectionUpdate):
+        kind = type(update).__name__
+        raise ArgumentTypeError("update", f"{NAME} must be a CalendarConnectionUpdate, got {kind}")
+    if update.is_empty():
+        raise ArgumentValueError("update", f"{NAME} has no field set: nothing to send")
+    return update
+
+
+def validate_update_request(
+    connection_id: object, update: object, owner_user_id: object, as_user: object
+) -> None:
+    """Decide whether these make a valid update request; raise the first problem found.
+
+    The one rule for ``UpdateRequest``, ``update_calendar_connection`` and bulk items.
+    """
+    check_text("connection_id", connection_id)
+    check_update(update)
+    if owner_user_id is not None:
+        check_text("owner_user_id", owner_user_id)
+    if as_user is not None:
+        check_text("as_user", as_user)

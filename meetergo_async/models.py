@@ -5,14 +5,19 @@ They know nothing of JSON; the one converter in ``_serde`` owns the wire format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
 from ._unset import UNSET, Unset
-from ._validate import check_optional_text, check_text
+from ._validate import (
+    check_calendar_field,
+    check_flag,
+    to_calendar_tuple,
+    validate_update_request,
+)
 
 __all__ = [
     "CalendarConnection",
@@ -22,46 +27,7 @@ __all__ = [
 ]
 
 
-def _no_none(name: str, value: object) -> None:
-    if value is None:
-        raise TypeError(
-            f"{name} cannot be None: the API has no null for it; leave the field out "
-            "(it defaults to UNSET) to keep the connection's current value"
-        )
-
-
-def _check_flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _no_none(attribute.name, value)
-    if value is not UNSET and not isinstance(value, bool):
-        raise TypeError(f"{attribute.name} must be a bool, got {value!r}")
-
-
-def _check_calendar_id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _no_none(attribute.name, value)
-    if value is not UNSET:
-        _calendar_id(attribute.name, value)
-
-
-def _calendar_id(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must hold calendar ids as str, got {value!r}")
-    if not value.strip():
-        raise ValueError(f"{name} must not hold an empty calendar id")
-    return value
-
-
-def _to_calendar_tuple(value: Any) -> Any:
-    # A bare str is a sequence too; accepting it would send one id per character.
-    _no_none("selected_calendars", value)
-    if value is UNSET:
-        return value
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        kind = type(value).__name__
-        raise TypeError(f"selected_calendars must be a list or tuple of calendar ids, got {kind}")
-    return tuple(_calendar_id("selected_calendars", item) for item in value)
-
-
-@attrs.frozen(kw_only=True, cache_hash=True)  # hashed per request to find its encoded body
+@attrs.frozen(kw_only=True)
 class CalendarConnectionUpdate:
     """The fields to change on a calendar connection; unset fields are not sent.
 
@@ -83,14 +49,14 @@ class CalendarConnectionUpdate:
         ValueError: a calendar id is empty.
     """
 
-    primary_calendar: str | Unset = attrs.field(default=UNSET, validator=_check_calendar_id)
+    primary_calendar: str | Unset = attrs.field(default=UNSET, validator=check_calendar_field)
     selected_calendars: tuple[str, ...] | Unset = attrs.field(
-        default=UNSET, converter=_to_calendar_tuple
+        default=UNSET, converter=to_calendar_tuple
     )
-    validate_availability: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
-    cancel_if_declined_or_deleted: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
-    disable_attendee_notification: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
-    sync_buffers_to_calendar: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
+    validate_availability: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
+    cancel_if_declined_or_deleted: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
+    disable_attendee_notification: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
+    sync_buffers_to_calendar: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
 
     def is_empty(self) -> bool:
         """Tell whether no field is set (such an update is refused before sending)."""
@@ -145,10 +111,7 @@ class UpdateRequest:
     as_user: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        check_text("connection_id", self.connection_id)
-        check_update(self.update)
-        check_optional_text("owner_user_id", self.owner_user_id)
-        check_optional_text("as_user", self.as_user)
+        validate_update_request(self.connection_id, self.update, self.owner_user_id, self.as_user)
 
 
 @attrs.frozen
@@ -176,12 +139,3 @@ class UpdateResult:
     def ok(self) -> bool:
         """Tell whether the update succeeded."""
         return self.error is None
-
-
-def check_update(update: object) -> CalendarConnectionUpdate:
-    """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
-    if not isinstance(update, CalendarConnectionUpdate):
-        raise TypeError(f"update must be a CalendarConnectionUpdate, got {type(update).__name__}")
-    if update.is_empty():
-        raise ValueError("update has no field set: nothing to send")
-    return update

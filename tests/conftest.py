@@ -86,3 +86,11 @@ def mocked_client(fake_time: FakeTime, **kwargs: Any) -> Any:
         sleep=fake_time.sleep,
         **kwargs,
     )
+
+
+def base_kind(error: BaseException | None) -> type[BaseException] | None:
+    """``ValueError`` or ``TypeError`` for an argument error (the SDK raises subclasses)."""
+    for kind in (ValueError, TypeError):
+        if isinstance(error, kind):
+            return kind
+    return None if error is None else type(error)

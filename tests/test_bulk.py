@@ -20,7 +20,7 @@ from meetergo_async import (
     UpdateRequest,
 )
 from meetergo_async._bulk import iter_bulk
-from tests.conftest import BASE_URL, USER_ID, FakeTime, mocked_client
+from tests.conftest import BASE_URL, USER_ID, FakeTime, base_kind, mocked_client
 
 PREFIX = f"{BASE_URL}/v4/calendar-connections/connections/"
 UPDATE = CalendarConnectionUpdate(primary_calendar="primary")
@@ -131,8 +131,18 @@ async def test_invalid_items_get_their_error_and_send_nothing(mock_api, fake_tim
         results = await c.update_calendar_connections(items)  # type: ignore[arg-type]
     assert len(results) == len(items)
     assert [r.ok for r in results] == [True, False, False, False, False, False, True, False]
-    errors = [type(r.error) for r in results if not r.ok]
-    assert errors == [ValueError, ValueError, TypeError, TypeError, TypeError, TypeError]
+    errors = [r.error for r in results if not r.ok]
+    assert [base_kind(e) for e in errors] == [
+        ValueError,
+        ValueError,
+        TypeError,
+        TypeError,
+        TypeError,
+        TypeError,
+    ]
+    # Each error names the argument it is about, as data.
+    arguments = [getattr(e, "argument", None) for e in errors]
+    assert arguments == ["connection_id", "update", "items", "update", "connection_id", "items"]
     assert all(r.attempts == 0 for r in results if not r.ok)
     assert sorted(conn_id for conn_id, _ in state["seen"]) == ["c1", "c4"]
     assert results[2].connection_id == "c2"

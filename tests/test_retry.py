@@ -282,7 +282,9 @@ async def test_each_retry_is_logged_without_the_key(mock_api, fake_time, caplog)
     mock_api.patch(URL_, payload=OK)
     async with client(fake_time) as c:
         await c.update_calendar_connection(CONN, UPDATE)
-    messages = [r.getMessage() for r in caplog.records if r.name == "meetergo_async"]
+    messages = [
+        r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "meetergo_async"
+    ]
     assert len(messages) == 2
     assert "PATCH /v4/calendar-connections/connections/conn-1" in messages[0]
     assert "attempt 1 of 5 failed (503), waiting 1.00s" in messages[0]

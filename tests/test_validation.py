@@ -14,7 +14,7 @@ from meetergo_async import (
     RetryPolicy,
     UpdateRequest,
 )
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, base_kind
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
 ENV_NAMES = ("MEETERGO_API_KEY", "MEETERGO_USER_ID", "MEETERGO_BASE_URL")
@@ -324,7 +324,12 @@ async def test_invalid_bulk_items_send_nothing(mock_api: Any) -> None:
             [("", UPDATE), ("c1", CalendarConnectionUpdate()), "not-an-item"]
         )
 
-    assert [type(r.error) for r in results] == [ValueError, ValueError, TypeError]
+    assert [base_kind(r.error) for r in results] == [ValueError, ValueError, TypeError]
+    assert [getattr(r.error, "argument", None) for r in results] == [
+        "connection_id",
+        "update",
+        "items",
+    ]
     assert [r.attempts for r in results] == [0, 0, 0]
     assert mock_api.requests == {}
 

@@ -129,7 +129,7 @@ def acquired_connections(client: MeetergoClient) -> int:
     Reads aiohttp's private ``BaseConnector._acquired``: acceptable in a test, and the
     only direct way to see that a response was released.
     """
-    session = client._session
+    session = client._transport.session
     assert session is not None
     assert session.connector is not None
     return len(session.connector._acquired)

@@ -73,7 +73,9 @@ def make_client(base_url: str, fake_time: FakeTime, **options: Any) -> MeetergoC
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
-        r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING
+        r.getMessage()
+        for r in caplog.records
+        if r.name.partition(".")[0] == LOGGER and r.levelno == logging.WARNING
     ]
 
 
