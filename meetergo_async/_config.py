@@ -18,6 +18,8 @@ from ._validate import (
     check_non_negative,
     check_positive,
     check_text,
+    count,
+    positive,
 )
 
 DEFAULT_BASE_URL: Final = "https://api.meetergo.com"
@@ -79,12 +81,8 @@ class RateLimit:
         ValueError: ``rate`` is not a finite number > 0, or ``burst`` is below 1.
     """
 
-    rate: float
-    burst: int = 1
-
-    def __attrs_post_init__(self) -> None:
-        check_positive("rate", self.rate)
-        check_count("burst", self.burst)
+    rate: float = attrs.field(validator=positive)
+    burst: int = attrs.field(default=1, validator=count)
 
     @classmethod
     def per_minute(cls, requests: float, *, burst: int = 1) -> RateLimit:

@@ -100,6 +100,16 @@ def check_count(name: str, value: object, *, minimum: int = 1) -> None:
         raise ArgumentValueError(name, f"{NAME} must be >= {minimum}, got {value}")
 
 
+def positive(_: object, attribute: Any, value: float) -> None:
+    """An attrs validator: the field is a finite number greater than zero."""
+    check_positive(attribute.name, value)
+
+
+def count(_: object, attribute: Any, value: int) -> None:
+    """An attrs validator: the field is an ``int`` of at least 1."""
+    check_count(attribute.name, value)
+
+
 def check_instance(name: str, value: object, kind: type, *, optional: bool = False) -> None:
     """Raise ``ArgumentTypeError`` unless ``value`` is a ``kind`` (or ``None`` if optional)."""
     if not isinstance(value, kind) and not (optional and value is None):
