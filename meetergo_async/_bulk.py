@@ -68,51 +68,31 @@ class _Source:
 
     def __init__(self, items: Iterable[Any] | AsyncIterable[Any]) -> None:
         self._sync = None if isinstance(items, AsyncIterable) else iter(items)
-        self.is_sync = self._sync is not None
         self._async = aiter(items) if isinstance(items, AsyncIterable) else None
         self._lock = asyncio.Lock()  # an async generator must not be advanced twice at once
         self._index = 0
         self.done = False
         self.error: BaseException | None = None
 
-    def take(self) -> tuple[int, Any] | None:
-        """Like ``next`` for an iterable input, without a coroutine per item."""
-        if self.done:
-            return None
-        assert self._sync is not None
-        try:
-            return self._numbered(next(self._sync))
-        except StopIteration:
-            self._end(None)
-            return None
-        except Exception as error:  # noqa: BLE001 - raised after the items in flight end
-            self._end(error)
-            return None
-
     async def next(self) -> tuple[int, Any] | None:
         """The next item with its input position, or ``None`` at the end (or on an error)."""
-        if self._sync is not None:
-            return self.take()
         async with self._lock:
             if self.done:
                 return None
-            assert self._async is not None
             try:
-                return self._numbered(await anext(self._async))
-            except StopAsyncIteration:
-                self._end(None)
+                if self._sync is not None:
+                    item = next(self._sync)
+                else:
+                    assert self._async is not None
+                    item = await anext(self._async)
+            except (StopIteration, StopAsyncIteration):
+                self.done = True
                 return None
             except Exception as error:  # noqa: BLE001 - raised after the items in flight end
-                self._end(error)
+                self.done, self.error = True, error
                 return None
-
-    def _numbered(self, item: Any) -> tuple[int, Any]:
-        self._index += 1
-        return self._index - 1, item
-
-    def _end(self, error: BaseException | None) -> None:
-        """The input is over: exhausted, or ``error`` raised while reading it."""
-        self.done, self.error = True, error
+            self._index += 1
+            return self._index - 1, item
 
 
 async def _worker(
@@ -129,7 +109,7 @@ async def _worker(
     while True:
         if room is not None:
             await room.acquire()
-        taken = source.take() if source.is_sync else await source.next()
+        taken = await source.next()
         if taken is None:
             if room is not None:
                 room.release()

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import attrs
 import cattrs
@@ -105,16 +105,22 @@ def _non_none(hint: Any) -> Any:
     return args[0] if isinstance(hint, types.UnionType) and len(args) == 1 else hint
 
 
+class _Field(NamedTuple):
+    """How the lenient parser reads one JSON field of a connection."""
+
+    name: str  # the attribute
+    plain: type | None  # str or bool: a value of exactly this type is taken as it is
+    hook: Callable[[Any, type], Any]  # the converter's strict hook for anything else
+
+
 def _lenient_connection_hook(conv: cattrs.Converter) -> Callable[[Any, type], CalendarConnection]:
     hints = typing.get_type_hints(CalendarConnection)
-    by_key: dict[str, tuple[str, type | None, Callable[[Any, type], Any]]] = {}
+    by_key: dict[str, _Field] = {}
     for a in attrs.fields(CalendarConnection):
         if a.name not in ("id", "extra"):
             hint = _non_none(hints[a.name])
-            # A str or bool field takes a value of exactly that type as it is (the common
-            # case, with no call); anything else goes through the converter's strict hook.
             plain = hint if hint in (str, bool) else None
-            by_key[camel(a.name)] = (a.name, plain, conv.get_structure_hook(hint))
+            by_key[camel(a.name)] = _Field(a.name, plain, conv.get_structure_hook(hint))
 
     def structure(data: Any, _: type) -> CalendarConnection:
         if type(data) is not dict and not isinstance(data, Mapping):
@@ -125,11 +131,11 @@ def _lenient_connection_hook(conv: cattrs.Converter) -> Callable[[Any, type], Ca
             field = by_key.get(key)
             if field is None:
                 extra[key] = raw  # "id" too, sorted out below
-            elif type(raw) is field[1]:
-                values[field[0]] = raw
+            elif type(raw) is field.plain:
+                values[field.name] = raw
             elif raw is not None:
                 try:
-                    values[field[0]] = field[2](raw, object)
+                    values[field.name] = field.hook(raw, object)
                 except (TypeError, ValueError):
                     extra[key] = raw
         conn_id = extra.pop("id", None)
