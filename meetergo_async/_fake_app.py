@@ -9,10 +9,9 @@ repeatable for a given order of requests.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -34,7 +33,8 @@ from meetergo_async._fake_http import (
     parse_body,
     redact_headers,
 )
-from meetergo_async._fake_limits import Limiter, limit_headers
+from meetergo_async._fake_limits import limit_headers
+from meetergo_async._fake_options import Faults, RateOptions
 from meetergo_async._fake_store import ConnectionStore, validate_patch
 
 # A request's fault, drawn when it arrives: a positive value is the status to fail with.
@@ -43,29 +43,6 @@ DROP_BEFORE: Final = -1
 DROP_AFTER: Final = -2
 
 _NO_HEADERS: Final[Mapping[str, str]] = {}
-
-
-class Faults(NamedTuple):
-    """The fault options: one draw per request falls into consecutive bands.
-
-    ``[0, fail)`` fails, ``[fail, before)`` drops before applying, ``[before, after)`` drops
-    after applying, the rest is served normally.
-    """
-
-    rng: random.Random
-    statuses: tuple[int, ...]
-    fail: float
-    before: float
-    after: float
-
-
-class RateOptions(NamedTuple):
-    """The rate limiter (or ``None``) and how its verdicts become headers."""
-
-    limiter: Limiter | None
-    rate_headers: bool
-    retry_after: bool
-    suffix: str
 
 
 def _json(status: int, value: object, headers: Mapping[str, str]) -> web.Response:

@@ -1,18 +1,43 @@
-"""The fake server's option checks and defaults, kept apart so ``FakeMeetergo`` reads short."""
+"""The fake server's option checks and defaults, and the option bundles ``FakeApp`` serves from.
+
+Kept apart so ``FakeMeetergo`` reads short; nothing here needs aiohttp.
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
-from meetergo_async._fake_app import Faults
-from meetergo_async._fake_limits import TokenBucket
+from meetergo_async._fake_limits import Limiter, TokenBucket
 from meetergo_async._validate import check_non_negative
 
 DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
 """meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""
 DEFAULT_FAIL_STATUSES: Final = (500, 502, 503, 504)
+
+
+class Faults(NamedTuple):
+    """The fault options: one draw per request falls into consecutive bands.
+
+    ``[0, fail)`` fails, ``[fail, before)`` drops before applying, ``[before, after)`` drops
+    after applying, the rest is served normally.
+    """
+
+    rng: random.Random
+    statuses: tuple[int, ...]
+    fail: float
+    before: float
+    after: float
+
+
+class RateOptions(NamedTuple):
+    """The rate limiter (or ``None``) and how its verdicts become headers."""
+
+    limiter: Limiter | None
+    rate_headers: bool
+    retry_after: bool
+    suffix: str
 
 
 def strings(name: str, values: Iterable[str]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from meetergo_async._fake_app import FakeApp, RateOptions
+from meetergo_async._fake_app import FakeApp
 from meetergo_async._fake_http import (
     DEFAULT_API_KEY,
     DEFAULT_PERSONAL_TOKEN,
@@ -28,6 +28,7 @@ from meetergo_async._fake_limits import Clock, FixedWindow, TokenBucket, make_li
 from meetergo_async._fake_options import (
     DEFAULT_FAIL_STATUSES,
     DEFAULT_RATE_LIMIT,
+    RateOptions,
     build_faults,
     strings,
 )
