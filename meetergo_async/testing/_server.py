@@ -15,8 +15,17 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from meetergo_async._fake_app import FakeApp
-from meetergo_async._fake_http import (
+from meetergo_async._validate import check_count, check_non_negative
+from meetergo_async.testing._app import FakeApp
+from meetergo_async.testing._limits import Clock, FixedWindow, TokenBucket, make_limiter
+from meetergo_async.testing._options import (
+    DEFAULT_FAIL_STATUSES,
+    DEFAULT_RATE_LIMIT,
+    RateOptions,
+    build_faults,
+    strings,
+)
+from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
     DEFAULT_PERSONAL_TOKEN,
     DEFAULT_USER_ID,
@@ -24,16 +33,7 @@ from meetergo_async._fake_http import (
     RecordedRequest,
     make_script,
 )
-from meetergo_async._fake_limits import Clock, FixedWindow, TokenBucket, make_limiter
-from meetergo_async._fake_options import (
-    DEFAULT_FAIL_STATUSES,
-    DEFAULT_RATE_LIMIT,
-    RateOptions,
-    build_faults,
-    strings,
-)
-from meetergo_async._fake_store import Connection, ConnectionStore, copy_connection
-from meetergo_async._validate import check_count, check_non_negative
+from meetergo_async.testing._store import Connection, ConnectionStore, copy_connection
 
 
 class FakeMeetergo:

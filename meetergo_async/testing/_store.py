@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from meetergo_async._fake_http import encode_json
+from meetergo_async.testing._protocol import encode_json
 
 Connection = dict[str, Any]
 

@@ -9,8 +9,8 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
-from meetergo_async._fake_limits import Limiter, TokenBucket
 from meetergo_async._validate import check_non_negative
+from meetergo_async.testing._limits import Limiter, TokenBucket
 
 DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
 """meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""

@@ -16,7 +16,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from meetergo_async._fake_http import (
+from meetergo_async.testing._limits import limit_headers
+from meetergo_async.testing._options import Faults, RateOptions
+from meetergo_async.testing._protocol import (
     CONNECTION_NOT_FOUND,
     DROPPED,
     FORBIDDEN,
@@ -33,9 +35,7 @@ from meetergo_async._fake_http import (
     parse_body,
     redact_headers,
 )
-from meetergo_async._fake_limits import limit_headers
-from meetergo_async._fake_options import Faults, RateOptions
-from meetergo_async._fake_store import ConnectionStore, validate_patch
+from meetergo_async.testing._store import ConnectionStore, validate_patch
 
 # A request's fault, drawn when it arrives: a positive value is the status to fail with.
 NO_FAULT: Final = 0
