@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 import attrs
 
-from meetergo_async._validate import check_count, check_positive
+from meetergo_async._validate import check_positive, count, positive
 
 Clock = Callable[[], float]
 
@@ -35,12 +35,8 @@ class TokenBucket:
         TypeError: ``rate`` is not a number or ``burst`` not an ``int``.
     """
 
-    rate: float
-    burst: int = 1
-
-    def __attrs_post_init__(self) -> None:
-        check_positive("rate", self.rate)
-        check_count("burst", self.burst)
+    rate: float = attrs.field(validator=positive)
+    burst: int = attrs.field(default=1, validator=count)
 
     @classmethod
     def per_minute(cls, requests: float, *, burst: int | None = None) -> TokenBucket:
@@ -68,12 +64,8 @@ class FixedWindow:
         TypeError: ``limit`` is not an ``int`` or ``window_seconds`` not a number.
     """
 
-    limit: int
-    window_seconds: float
-
-    def __attrs_post_init__(self) -> None:
-        check_count("limit", self.limit)
-        check_positive("window_seconds", self.window_seconds)
+    limit: int = attrs.field(validator=count)
+    window_seconds: float = attrs.field(validator=positive)
 
 
 class Verdict(NamedTuple):

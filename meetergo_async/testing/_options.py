@@ -6,10 +6,10 @@ Kept apart so ``FakeMeetergo`` reads short; nothing here needs aiohttp.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from meetergo_async._validate import check_non_negative
+from meetergo_async._validate import check_fraction
 from meetergo_async.testing._limits import Limiter, TokenBucket
 
 DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
@@ -38,24 +38,6 @@ class RateOptions(NamedTuple):
     rate_headers: bool
     retry_after: bool
     suffix: str
-
-
-def strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
-    """Return ``values`` as a tuple of str; a bare str is refused, not split into letters."""
-    if isinstance(values, str):
-        raise TypeError(f"{name} must be an iterable of str, not a single str")
-    result = tuple(values)
-    for value in result:
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must hold str values, got {type(value).__name__}")
-    return result
-
-
-def check_fraction(name: str, value: float) -> None:
-    """Raise unless ``value`` is a number within 0..1."""
-    check_non_negative(name, value)
-    if value > 1:
-        raise ValueError(f"{name} must be within 0..1, got {value!r}")
 
 
 def build_faults(

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from meetergo_async._validate import check_count, check_non_negative
+from meetergo_async._validate import check_count, check_non_negative, check_strings
 from meetergo_async.testing._app import FakeApp
 from meetergo_async.testing._limits import Clock, FixedWindow, TokenBucket, make_limiter
 from meetergo_async.testing._options import (
@@ -23,7 +23,6 @@ from meetergo_async.testing._options import (
     DEFAULT_RATE_LIMIT,
     RateOptions,
     build_faults,
-    strings,
 )
 from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
@@ -124,10 +123,10 @@ class FakeMeetergo:
         self._host, self._port = host, port
         # aiohttp reads a shutdown timeout of 0 as "wait forever"; we mean "cancel at once".
         self._shutdown_timeout = max(float(shutdown_timeout), 0.001)
-        self._api_keys = strings("api_keys", api_keys)
-        self._personal_tokens = strings("personal_tokens", personal_tokens)
-        self._user_ids = strings("user_ids", user_ids)
-        expired = strings("expired_api_keys", expired_api_keys)
+        self._api_keys = check_strings("api_keys", api_keys)
+        self._personal_tokens = check_strings("personal_tokens", personal_tokens)
+        self._user_ids = check_strings("user_ids", user_ids)
+        expired = check_strings("expired_api_keys", expired_api_keys)
         auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
         limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
         if rate_limit_headers is None:
