@@ -70,7 +70,7 @@ class FakeApp:
         record: bool,
     ) -> None:
         self.store, self.auth, self.rate, self.faults = store, auth, rate, faults
-        self.latency, self.record = latency, record
+        self.latency, self.record = float(latency), record
         self.scripts: list[Script] = []
         self.requests: list[RecordedRequest] = []
         self.status_counts: Counter[int] = Counter()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from meetergo_async._validate import check_fraction
-from meetergo_async.testing._limits import Limiter, TokenBucket
+from meetergo_async.testing._limits import Clock, FixedWindow, Limiter, TokenBucket, make_limiter
 
 DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
 """meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""
@@ -61,3 +61,21 @@ def build_faults(
     if after > 1.0 + 1e-12:
         raise ValueError("fail_rate + drop_before_rate + drop_after_rate must not exceed 1")
     return Faults(random.Random(seed), statuses, fail_rate, before, after)
+
+
+def build_rate(
+    rate_limit: TokenBucket | FixedWindow | None,
+    clock: Clock,
+    rate_limit_headers: bool | None,
+    retry_after_header: bool,
+    header_suffix: str,
+) -> RateOptions:
+    """Build the per-credential limiter, if any, and decide which headers describe it.
+
+    Raises:
+        TypeError: ``rate_limit`` is not a ``TokenBucket``, ``FixedWindow`` or ``None``.
+    """
+    limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
+    if rate_limit_headers is None:
+        rate_limit_headers = isinstance(rate_limit, FixedWindow)
+    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix)

@@ -133,6 +133,19 @@ class ConnectionStore:
         self.items: dict[str, Connection] = {}
         self._stamps: dict[str, int] = {}  # id -> epoch ms of the last updatedAt we wrote
 
+    @classmethod
+    def seeded(
+        cls,
+        wall_clock: Callable[[], float],
+        connections: Iterable[Mapping[str, Any]],
+        generate: int,
+    ) -> ConnectionStore:
+        """Build a store holding ``connections``, then ``generate`` generated ones after them."""
+        store = cls(wall_clock)
+        store.seed(connections)
+        store.generate(generate)
+        return store
+
     def add(self, cid: str | None, fields: Mapping[str, Any]) -> Connection:
         """Store a connection: defaults overlaid with ``fields``; ``None`` picks the next id.
 
