@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import attrs
 
-from meetergo_async._validate import check_count, check_positive
+from meetergo_async._validate import check_positive, count, positive
 
 Clock = Callable[[], float]
 
@@ -35,12 +36,8 @@ class TokenBucket:
         TypeError: ``rate`` is not a number or ``burst`` not an ``int``.
     """
 
-    rate: float
-    burst: int = 1
-
-    def __attrs_post_init__(self) -> None:
-        check_positive("rate", self.rate)
-        check_count("burst", self.burst)
+    rate: float = attrs.field(validator=positive)
+    burst: int = attrs.field(default=1, validator=count)
 
     @classmethod
     def per_minute(cls, requests: float, *, burst: int | None = None) -> TokenBucket:
@@ -68,12 +65,8 @@ class FixedWindow:
         TypeError: ``limit`` is not an ``int`` or ``window_seconds`` not a number.
     """
 
-    limit: int
-    window_seconds: float
-
-    def __attrs_post_init__(self) -> None:
-        check_count("limit", self.limit)
-        check_positive("window_seconds", self.window_seconds)
+    limit: int = attrs.field(validator=count)
+    window_seconds: float = attrs.field(validator=positive)
 
 
 class Verdict(NamedTuple):
@@ -98,6 +91,14 @@ def _ceil_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds - _EPSILON))
 
 
+@dataclass(slots=True)
+class _Bucket:
+    """One credential's bucket: its tokens when last counted, and that time."""
+
+    tokens: float
+    counted_at: float
+
+
 class _TokenBucketLimiter:
     __slots__ = ("_buckets", "_burst", "_clock", "_rate")
 
@@ -105,24 +106,32 @@ class _TokenBucketLimiter:
         self._rate = float(config.rate)
         self._burst = config.burst
         self._clock = clock
-        self._buckets: dict[str, list[float]] = {}  # key -> [tokens, last refill time]
+        self._buckets: dict[str, _Bucket] = {}
 
     def hit(self, key: str) -> Verdict:
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = [float(self._burst), now]
-        tokens = min(float(self._burst), bucket[0] + (now - bucket[1]) * self._rate)
-        bucket[1] = now
+            bucket = self._buckets[key] = _Bucket(float(self._burst), now)
+        tokens = min(float(self._burst), bucket.tokens + (now - bucket.counted_at) * self._rate)
+        bucket.counted_at = now
         allowed = tokens >= 1.0 - _EPSILON
         if allowed:
             tokens = max(0.0, tokens - 1.0)
-        bucket[0] = tokens
+        bucket.tokens = tokens
         full_in = (self._burst - tokens) / self._rate
         reset = 0 if full_in <= _EPSILON else _ceil_seconds(full_in)
         retry_after = 0 if allowed else _ceil_seconds((1.0 - tokens) / self._rate)
         remaining = math.floor(tokens + _EPSILON)
         return Verdict(allowed, self._burst, remaining, reset, retry_after)
+
+
+@dataclass(slots=True)
+class _Window:
+    """One credential's window: when it ends and how many requests it has counted."""
+
+    ends_at: float
+    hits: int = 0
 
 
 class _FixedWindowLimiter:
@@ -132,18 +141,17 @@ class _FixedWindowLimiter:
         self._limit = config.limit
         self._window = float(config.window_seconds)
         self._clock = clock
-        self._windows: dict[str, list[float]] = {}  # key -> [window end, hits]
+        self._windows: dict[str, _Window] = {}
 
     def hit(self, key: str) -> Verdict:
         now = self._clock()
         window = self._windows.get(key)
-        if window is None or now >= window[0] - _EPSILON:
-            window = self._windows[key] = [now + self._window, 0.0]
-        window[1] += 1
-        hits = int(window[1])
-        allowed = hits <= self._limit
-        reset = _ceil_seconds(window[0] - now)
-        remaining = max(0, self._limit - hits)
+        if window is None or now >= window.ends_at - _EPSILON:
+            window = self._windows[key] = _Window(now + self._window)
+        window.hits += 1
+        allowed = window.hits <= self._limit
+        reset = _ceil_seconds(window.ends_at - now)
+        remaining = max(0, self._limit - window.hits)
         return Verdict(allowed, self._limit, remaining, reset, 0 if allowed else reset)
 
 

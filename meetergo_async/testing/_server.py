@@ -1,7 +1,6 @@
-"""``FakeMeetergo``: the sandbox server, built on aiohttp's low-level ``web.Server``.
+"""``FakeMeetergo``, the sandbox users hold: its options, what a test reads and changes, lifecycle.
 
-The low-level server has no router, middleware or access log, which keeps a request's server
-CPU small; the two routes are matched by hand from the raw path (see ``match_route``).
+``FakeApp`` (``_app``) answers each request; ``Listener`` (``_listener``) serves it on a port.
 """
 
 from __future__ import annotations
@@ -13,10 +12,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
-
-from meetergo_async._fake_app import FakeApp, RateOptions
-from meetergo_async._fake_http import (
+from meetergo_async._validate import check_count, check_non_negative, check_strings
+from meetergo_async.testing._app import FakeApp
+from meetergo_async.testing._limits import Clock, FixedWindow, TokenBucket
+from meetergo_async.testing._listener import Listener
+from meetergo_async.testing._options import (
+    DEFAULT_FAIL_STATUSES,
+    DEFAULT_RATE_LIMIT,
+    build_faults,
+    build_rate,
+)
+from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
     DEFAULT_PERSONAL_TOKEN,
     DEFAULT_USER_ID,
@@ -24,15 +30,7 @@ from meetergo_async._fake_http import (
     RecordedRequest,
     make_script,
 )
-from meetergo_async._fake_limits import Clock, FixedWindow, TokenBucket, make_limiter
-from meetergo_async._fake_options import (
-    DEFAULT_FAIL_STATUSES,
-    DEFAULT_RATE_LIMIT,
-    build_faults,
-    strings,
-)
-from meetergo_async._fake_store import Connection, ConnectionStore, copy_connection
-from meetergo_async._validate import check_count, check_non_negative
+from meetergo_async.testing._store import Connection, ConnectionStore, copy_connection
 
 
 class FakeMeetergo:
@@ -120,27 +118,16 @@ class FakeMeetergo:
         check_count("port", port, minimum=0)
         check_non_negative("latency", latency)
         check_non_negative("shutdown_timeout", shutdown_timeout)
-        self._host, self._port = host, port
-        # aiohttp reads a shutdown timeout of 0 as "wait forever"; we mean "cancel at once".
-        self._shutdown_timeout = max(float(shutdown_timeout), 0.001)
-        self._api_keys = strings("api_keys", api_keys)
-        self._personal_tokens = strings("personal_tokens", personal_tokens)
-        self._user_ids = strings("user_ids", user_ids)
-        expired = strings("expired_api_keys", expired_api_keys)
+        self._api_keys = check_strings("api_keys", api_keys)
+        self._personal_tokens = check_strings("personal_tokens", personal_tokens)
+        self._user_ids = check_strings("user_ids", user_ids)
+        expired = check_strings("expired_api_keys", expired_api_keys)
         auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
-        limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
-        if rate_limit_headers is None:
-            rate_limit_headers = isinstance(rate_limit, FixedWindow)
-        rate = RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix)
+        rate = build_rate(rate_limit, clock, rate_limit_headers, retry_after_header, header_suffix)
         faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
-        store = ConnectionStore(wall_clock)
-        store.seed(connections or ())
-        store.generate(generate)
-        self._app = FakeApp(
-            store, auth, rate, faults, latency=float(latency), record=record_requests
-        )
-        self._runner: web.ServerRunner | None = None
-        self._bound_port: int | None = None
+        store = ConnectionStore.seeded(wall_clock, connections or (), generate)
+        self._app = FakeApp(store, auth, rate, faults, latency=latency, record=record_requests)
+        self._listener = Listener(self._app, host, port, shutdown_timeout)
 
     # -- what a test reads -------------------------------------------------------------
 
@@ -151,20 +138,17 @@ class FakeMeetergo:
         Raises:
             RuntimeError: the server was never started.
         """
-        if self._bound_port is None:
-            raise RuntimeError("FakeMeetergo is not started: use 'async with' or start()")
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._bound_port}"
+        return self._listener.url
 
     @property
     def port(self) -> int | None:
         """The bound port once started, else ``None``."""
-        return self._bound_port
+        return self._listener.bound_port
 
     @property
     def running(self) -> bool:
         """Whether the server is accepting requests."""
-        return self._runner is not None
+        return self._listener.running
 
     @property
     def api_key(self) -> str:
@@ -271,35 +255,18 @@ class FakeMeetergo:
         Raises:
             RuntimeError: it is already running. OSError: the port cannot be bound.
         """
-        if self._runner is not None:
-            raise RuntimeError("FakeMeetergo is already running")
-        server = web.Server(self._app.handle, access_log=None)
-        runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self._host, self._port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._bound_port = int(runner.addresses[0][1])
+        await self._listener.start()
 
     async def close(self) -> None:
         """Stop serving and release every connection; calling it again does nothing.
 
         In-flight requests get ``shutdown_timeout`` seconds to finish, then are cancelled.
         """
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        await runner.cleanup()
-        if self._app.inflight:
-            # Handlers cancelled by the shutdown timeout end on a later turn of the loop.
-            await asyncio.wait(set(self._app.inflight))
+        await self._listener.close()
 
     async def serve_forever(self) -> None:
         """Serve until the calling task is cancelled, starting first if needed; then close."""
-        if self._runner is None:
+        if not self._listener.running:
             await self.start()
         try:
             await asyncio.get_running_loop().create_future()
@@ -319,5 +286,5 @@ class FakeMeetergo:
         await self.close()
 
     def __repr__(self) -> str:
-        where = self.url if self._bound_port is not None else "not started"
+        where = self.url if self._listener.bound_port is not None else "not started"
         return f"<FakeMeetergo {where} connections={len(self._app.store.items)}>"

@@ -9,15 +9,16 @@ repeatable for a given order of requests.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from meetergo_async._fake_http import (
+from meetergo_async.testing._limits import limit_headers
+from meetergo_async.testing._options import Faults, RateOptions
+from meetergo_async.testing._protocol import (
     CONNECTION_NOT_FOUND,
     DROPPED,
     FORBIDDEN,
@@ -34,8 +35,7 @@ from meetergo_async._fake_http import (
     parse_body,
     redact_headers,
 )
-from meetergo_async._fake_limits import Limiter, limit_headers
-from meetergo_async._fake_store import ConnectionStore, validate_patch
+from meetergo_async.testing._store import ConnectionStore, validate_patch
 
 # A request's fault, drawn when it arrives: a positive value is the status to fail with.
 NO_FAULT: Final = 0
@@ -43,29 +43,6 @@ DROP_BEFORE: Final = -1
 DROP_AFTER: Final = -2
 
 _NO_HEADERS: Final[Mapping[str, str]] = {}
-
-
-class Faults(NamedTuple):
-    """The fault options: one draw per request falls into consecutive bands.
-
-    ``[0, fail)`` fails, ``[fail, before)`` drops before applying, ``[before, after)`` drops
-    after applying, the rest is served normally.
-    """
-
-    rng: random.Random
-    statuses: tuple[int, ...]
-    fail: float
-    before: float
-    after: float
-
-
-class RateOptions(NamedTuple):
-    """The rate limiter (or ``None``) and how its verdicts become headers."""
-
-    limiter: Limiter | None
-    rate_headers: bool
-    retry_after: bool
-    suffix: str
 
 
 def _json(status: int, value: object, headers: Mapping[str, str]) -> web.Response:
@@ -93,7 +70,7 @@ class FakeApp:
         record: bool,
     ) -> None:
         self.store, self.auth, self.rate, self.faults = store, auth, rate, faults
-        self.latency, self.record = latency, record
+        self.latency, self.record = float(latency), record
         self.scripts: list[Script] = []
         self.requests: list[RecordedRequest] = []
         self.status_counts: Counter[int] = Counter()

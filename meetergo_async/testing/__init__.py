@@ -16,16 +16,20 @@ The pytest plugin of this package adds a ``fake_meetergo`` fixture that yields a
 
 from __future__ import annotations
 
-from meetergo_async._fake_http import (
+from typing import TYPE_CHECKING, Any
+
+from meetergo_async.testing._limits import FixedWindow, TokenBucket
+from meetergo_async.testing._options import DEFAULT_FAIL_STATUSES, DEFAULT_RATE_LIMIT
+from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
     DEFAULT_PERSONAL_TOKEN,
     DEFAULT_USER_ID,
     DROPPED,
     RecordedRequest,
 )
-from meetergo_async._fake_limits import FixedWindow, TokenBucket
-from meetergo_async._fake_options import DEFAULT_FAIL_STATUSES, DEFAULT_RATE_LIMIT
-from meetergo_async._fake_server import FakeMeetergo
+
+if TYPE_CHECKING:
+    from meetergo_async.testing._server import FakeMeetergo
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -39,3 +43,20 @@ __all__ = [
     "RecordedRequest",
     "TokenBucket",
 ]
+
+
+if not TYPE_CHECKING:  # a type checker sees the import above, and no catch-all attribute
+
+    def __getattr__(name: str) -> Any:
+        # FakeMeetergo loads aiohttp.web. The pytest plugin lives in this package, so
+        # pytest imports this module in every run: load the server when it is first used.
+        if name == "FakeMeetergo":
+            from meetergo_async.testing._server import FakeMeetergo
+
+            globals()[name] = FakeMeetergo
+            return FakeMeetergo
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

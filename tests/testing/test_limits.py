@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from meetergo_async._fake_limits import Verdict, limit_headers, make_limiter
 from meetergo_async.testing import DEFAULT_RATE_LIMIT, FixedWindow, TokenBucket
+from meetergo_async.testing._limits import Verdict, limit_headers, make_limiter
 
 
 class Clock:

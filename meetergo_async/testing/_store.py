@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from meetergo_async._fake_http import encode_json
+from meetergo_async._serde import UPDATE_FIELD_NAMES
+from meetergo_async.testing._protocol import encode_json
 
 Connection = dict[str, Any]
 
@@ -20,15 +21,24 @@ _STRING: Final = "string"
 _STRINGS: Final = "string[]"
 _BOOLEAN: Final = "boolean"
 
-PATCH_FIELDS: Final[Mapping[str, str]] = {
-    "primaryCalendar": _STRING,
-    "selectedCalendars": _STRINGS,
-    "validateAvailability": _BOOLEAN,
-    "cancelIfDeclinedOrDeleted": _BOOLEAN,
-    "disableAttendeeNotification": _BOOLEAN,
-    "syncBuffersToCalendar": _BOOLEAN,
+_FIELD_KINDS: Final[Mapping[str, str]] = {
+    "primary_calendar": _STRING,
+    "selected_calendars": _STRINGS,
+    "validate_availability": _BOOLEAN,
+    "cancel_if_declined_or_deleted": _BOOLEAN,
+    "disable_attendee_notification": _BOOLEAN,
+    "sync_buffers_to_calendar": _BOOLEAN,
 }
-"""The fields a PATCH may carry, in the order class-validator reports them."""
+"""What class-validator checks each field of an update for, by its Python name."""
+assert _FIELD_KINDS.keys() == UPDATE_FIELD_NAMES.keys(), "kinds and update fields differ"
+
+PATCH_FIELDS: Final[Mapping[str, str]] = {
+    json_name: _FIELD_KINDS[name] for name, json_name in UPDATE_FIELD_NAMES.items()
+}
+"""JSON name -> kind of the fields a PATCH may carry, in the order class-validator reports them.
+
+The JSON names come from the converter's map, so the sandbox accepts what the SDK sends.
+"""
 
 NOT_AN_OBJECT: Final = "request body must be a JSON object"
 GENERATED_PROVIDERS: Final = ("google", "outlook", "icloud", "caldav", "exchange")
@@ -122,6 +132,19 @@ class ConnectionStore:
         self._wall_clock = wall_clock
         self.items: dict[str, Connection] = {}
         self._stamps: dict[str, int] = {}  # id -> epoch ms of the last updatedAt we wrote
+
+    @classmethod
+    def seeded(
+        cls,
+        wall_clock: Callable[[], float],
+        connections: Iterable[Mapping[str, Any]],
+        generate: int,
+    ) -> ConnectionStore:
+        """Build a store holding ``connections``, then ``generate`` generated ones after them."""
+        store = cls(wall_clock)
+        store.seed(connections)
+        store.generate(generate)
+        return store
 
     def add(self, cid: str | None, fields: Mapping[str, Any]) -> Connection:
         """Store a connection: defaults overlaid with ``fields``; ``None`` picks the next id.

@@ -1,0 +1,81 @@
+"""The fake server's option checks and defaults, and the option bundles ``FakeApp`` serves from.
+
+Kept apart so ``FakeMeetergo`` reads short; nothing here needs aiohttp.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Final, NamedTuple
+
+from meetergo_async._validate import check_fraction
+from meetergo_async.testing._limits import Clock, FixedWindow, Limiter, TokenBucket, make_limiter
+
+DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
+"""meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""
+DEFAULT_FAIL_STATUSES: Final = (500, 502, 503, 504)
+
+
+class Faults(NamedTuple):
+    """The fault options: one draw per request falls into consecutive bands.
+
+    ``[0, fail)`` fails, ``[fail, before)`` drops before applying, ``[before, after)`` drops
+    after applying, the rest is served normally.
+    """
+
+    rng: random.Random
+    statuses: tuple[int, ...]
+    fail: float
+    before: float
+    after: float
+
+
+class RateOptions(NamedTuple):
+    """The rate limiter (or ``None``) and how its verdicts become headers."""
+
+    limiter: Limiter | None
+    rate_headers: bool
+    retry_after: bool
+    suffix: str
+
+
+def build_faults(
+    seed: int | None,
+    fail_rate: float,
+    fail_statuses: Sequence[int],
+    drop_before_rate: float,
+    drop_after_rate: float,
+) -> Faults:
+    """Check the fault options and turn them into the bands one draw per request falls in."""
+    check_fraction("fail_rate", fail_rate)
+    check_fraction("drop_before_rate", drop_before_rate)
+    check_fraction("drop_after_rate", drop_after_rate)
+    statuses = tuple(fail_statuses)
+    if not statuses or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in statuses
+    ):
+        raise ValueError("fail_statuses must be a non-empty sequence of ints within 400..599")
+    before = fail_rate + drop_before_rate
+    after = before + drop_after_rate
+    if after > 1.0 + 1e-12:
+        raise ValueError("fail_rate + drop_before_rate + drop_after_rate must not exceed 1")
+    return Faults(random.Random(seed), statuses, fail_rate, before, after)
+
+
+def build_rate(
+    rate_limit: TokenBucket | FixedWindow | None,
+    clock: Clock,
+    rate_limit_headers: bool | None,
+    retry_after_header: bool,
+    header_suffix: str,
+) -> RateOptions:
+    """Build the per-credential limiter, if any, and decide which headers describe it.
+
+    Raises:
+        TypeError: ``rate_limit`` is not a ``TokenBucket``, ``FixedWindow`` or ``None``.
+    """
+    limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
+    if rate_limit_headers is None:
+        rate_limit_headers = isinstance(rate_limit, FixedWindow)
+    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix)
