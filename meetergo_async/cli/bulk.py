@@ -21,9 +21,9 @@ from meetergo_async import (
     UpdateResult,
 )
 
-from ._cli_bulk_input import FIELDS, Entry, records
-from ._cli_bulk_source import STDIN, LineSource
-from ._cli_common import (
+from ._bulk_input import FIELDS, Entry, records
+from ._bulk_source import STDIN, LineSource
+from ._common import (
     EXIT_FAILED,
     EXIT_OK,
     CommandError,
@@ -32,7 +32,7 @@ from ._cli_common import (
     positive_float,
     positive_int,
 )
-from ._cli_output import Progress, progress
+from ._output import Progress, progress
 
 MAX_PRINTED_FAILURES: Final = 50
 """Failures beyond this many are only in the report, not on stderr."""

@@ -58,7 +58,7 @@ def test_importing_the_sdk_loads_neither_the_cli_nor_rich() -> None:
     code = (
         "import sys, meetergo_async, meetergo_async.testing; "
         "loaded = [m for m in sys.modules if m.split('.')[0] == 'rich' "
-        "or m == 'meetergo_async.cli' or m.startswith('meetergo_async._cli_')]; print(loaded)"
+        "or m == 'meetergo_async.cli' or m.startswith('meetergo_async.cli.')]; print(loaded)"
     )
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True

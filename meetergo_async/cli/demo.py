@@ -30,8 +30,8 @@ from meetergo_async import (
 )
 from meetergo_async.testing import FakeMeetergo, TokenBucket
 
-from ._cli_common import EXIT_FAILED, EXIT_OK, Ui, non_negative_int, positive_float, positive_int
-from ._cli_output import Progress, progress
+from ._common import EXIT_FAILED, EXIT_OK, Ui, non_negative_int, positive_float, positive_int
+from ._output import Progress, progress
 
 DEMO_CONNECTIONS: Final = 300
 DEMO_SERVER_RATE: Final = 25.0

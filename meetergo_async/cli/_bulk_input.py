@@ -16,8 +16,8 @@ from meetergo_async import UpdateRequest, update_from_dict
 from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
 
-from ._cli_bulk_source import JSONL, LineSource
-from ._cli_common import CommandError
+from ._bulk_source import JSONL, LineSource
+from ._common import CommandError
 
 _ROUTING_FIELDS: Final = ("connectionId", "userId", "asUser")
 _BOOLEAN_FIELDS: Final = (

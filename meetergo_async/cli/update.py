@@ -7,8 +7,8 @@ from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate
 
-from ._cli_common import EXIT_OK, CommandError, Ui, make_client
-from ._cli_output import connection_json, connection_text, print_table
+from ._common import EXIT_OK, CommandError, Ui, make_client
+from ._output import connection_json, connection_text, print_table
 
 _FLAGS: Final = (
     ("validate_availability", "check this connection for conflicts when booking"),

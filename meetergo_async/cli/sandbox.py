@@ -15,7 +15,7 @@ from typing import Any
 
 from meetergo_async.testing import FakeMeetergo, TokenBucket
 
-from ._cli_common import (
+from ._common import (
     EXIT_FAILED,
     EXIT_OK,
     CommandError,

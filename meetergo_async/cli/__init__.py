@@ -24,8 +24,8 @@ from typing import NoReturn
 
 from meetergo_async import MeetergoError, __version__
 
-from . import _cli_bulk, _cli_connections, _cli_demo, _cli_sandbox
-from ._cli_common import (
+from . import bulk, demo, sandbox, update
+from ._common import (
     EXIT_FAILED,
     PROG,
     CommandError,
@@ -74,10 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         title="commands", dest="command", metavar="COMMAND", required=True
     )
     credentials = [credentials_parser()]
-    _cli_demo.register(subparsers)
-    _cli_connections.register(subparsers, credentials)
-    _cli_bulk.register(subparsers, credentials)
-    _cli_sandbox.register(subparsers)
+    demo.register(subparsers)
+    update.register(subparsers, credentials)
+    bulk.register(subparsers, credentials)
+    sandbox.register(subparsers)
     return parser
 
 
