@@ -1,20 +1,16 @@
-"""What every command of the command line shares: exit statuses, errors, output, the client.
+"""What every command of the command line shares: exit statuses, errors, where it writes.
 
-Built only on the public SDK. Every line a command prints goes through ``Ui``, which blanks
-out the API key wherever it would appear (a server or proxy could echo it in an error body).
+Every line a command prints goes through ``Ui``, which blanks out the API key wherever it
+would appear (a server or proxy could echo it in an error body).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, TypeAlias
-
-from meetergo_async import MeetergoClient
+from typing import Final, TypeAlias
 
 PROG: Final = "meetergo-async"
 EXIT_OK: Final = 0
@@ -82,98 +78,3 @@ def secrets_in(argv: Iterable[str]) -> list[str]:
         elif arg.startswith("--api-key="):
             found.append(arg.partition("=")[2])
     return [s for s in found if s]
-
-
-def credentials_parser() -> argparse.ArgumentParser:
-    """Build the parent parser of the options that reach the real API."""
-    parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("credentials")
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help="platform API key (ak_live:...) or personal access token (rgo-...); default "
-        "$MEETERGO_API_KEY, which is safer: a command line is visible to other local users",
-    )
-    group.add_argument(
-        "--user-id",
-        metavar="ID",
-        help="the user an API key acts as; default $MEETERGO_USER_ID",
-    )
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        help="API host; default $MEETERGO_BASE_URL, else https://api.meetergo.com",
-    )
-    return parser
-
-
-def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
-    """Build the client from the credential options (or the environment).
-
-    Raises:
-        CommandError: a credential or option is missing or malformed (exit status 2).
-    """
-    try:
-        return MeetergoClient(
-            api_key=args.api_key, user_id=args.user_id, base_url=args.base_url, **options
-        )
-    except (TypeError, ValueError) as exc:
-        raise CommandError(cli_words(str(exc))) from None
-
-
-_OPTION_NAMES: Final = {"api_key": "--api-key", "user_id": "--user-id", "base_url": "--base-url"}
-_KEYWORD: Final = re.compile(r"\b(api_key|user_id|base_url)\b(=\.\.\.)?")
-
-
-def cli_words(message: str) -> str:
-    """Reword an SDK message for the command line: its keyword arguments are options here."""
-    message = message.replace(" or pass allow_insecure_http=True", "")
-    return _KEYWORD.sub(lambda match: _OPTION_NAMES[match[1]], message)
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: an integer of at least 0."""
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number of 0 or more."""
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(text)
-    return value
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a number within 0..1."""
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(text)
-    return value
-
-
-# argparse names the type in its error ("invalid positive_int value"): make it read well.
-positive_int.__name__ = "positive integer"
-non_negative_int.__name__ = "non-negative integer"
-positive_float.__name__ = "positive number"
-non_negative_float.__name__ = "non-negative number"
-fraction.__name__ = "fraction (0..1)"

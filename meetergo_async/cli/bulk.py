@@ -23,15 +23,8 @@ from meetergo_async import (
 
 from ._bulk_input import FIELDS, Entry, records
 from ._bulk_source import STDIN, LineSource
-from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CommandError,
-    Ui,
-    make_client,
-    positive_float,
-    positive_int,
-)
+from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
+from ._options import make_client, positive_float, positive_int
 from ._output import Progress, progress
 
 MAX_PRINTED_FAILURES: Final = 50

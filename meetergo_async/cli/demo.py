@@ -30,7 +30,8 @@ from meetergo_async import (
 )
 from meetergo_async.testing import FakeMeetergo, TokenBucket
 
-from ._common import EXIT_FAILED, EXIT_OK, Ui, non_negative_int, positive_float, positive_int
+from ._common import EXIT_FAILED, EXIT_OK, Ui
+from ._options import non_negative_int, positive_float, positive_int
 from ._output import Progress, progress
 
 DEMO_CONNECTIONS: Final = 300

@@ -15,16 +15,8 @@ from typing import Any
 
 from meetergo_async.testing import FakeMeetergo, TokenBucket
 
-from ._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CommandError,
-    Ui,
-    fraction,
-    non_negative_float,
-    non_negative_int,
-    positive_int,
-)
+from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
+from ._options import fraction, non_negative_float, non_negative_int, positive_int
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 - a lookup
 

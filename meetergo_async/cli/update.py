@@ -1,4 +1,4 @@
-"""The ``update`` and ``list`` commands: one call each to meetergo's API."""
+"""The ``update`` command: change one calendar connection; only the fields given are sent."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate
 
-from ._common import EXIT_OK, CommandError, Ui, make_client
-from ._output import connection_json, connection_text, print_table
+from ._common import EXIT_OK, CommandError, Ui
+from ._options import add_acting_options, make_client
+from ._output import connection_json, connection_text
 
 _FLAGS: Final = (
     ("validate_availability", "check this connection for conflicts when booking"),
@@ -26,28 +27,8 @@ _FIELD_OPTIONS: Final = ", ".join(
 )
 
 
-def _add_acting_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--owner-user-id", metavar="ID", help="the user owning the connections (admins only)"
-    )
-    parser.add_argument("--as-user", metavar="ID", help="act as this user for this call")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
 def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Add the ``update`` and ``list`` commands."""
-    _register_update(subparsers, parents)
-    listing = subparsers.add_parser(
-        "list",
-        parents=parents,
-        help="list a user's calendar connections",
-        description="List the calendar connections of the acting user (or --owner-user-id).",
-    )
-    _add_acting_options(listing)
-    listing.set_defaults(handler=run_list)
-
-
-def _register_update(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add the ``update`` command."""
     update = subparsers.add_parser(
         "update",
         parents=parents,
@@ -71,8 +52,8 @@ def _register_update(subparsers: Any, parents: list[argparse.ArgumentParser]) ->
     for name, text in _FLAGS:
         flag = "--" + name.replace("_", "-")
         update.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-    _add_acting_options(update)
-    update.set_defaults(handler=run_update)
+    add_acting_options(update)
+    update.set_defaults(handler=run)
 
 
 def build_update(args: argparse.Namespace) -> CalendarConnectionUpdate:
@@ -101,7 +82,7 @@ def build_update(args: argparse.Namespace) -> CalendarConnectionUpdate:
         raise CommandError(message) from None
 
 
-async def run_update(args: argparse.Namespace, ui: Ui) -> int:
+async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``update`` command."""
     update = build_update(args)
     async with make_client(args) as client:
@@ -112,20 +93,4 @@ async def run_update(args: argparse.Namespace, ui: Ui) -> int:
         except (TypeError, ValueError) as exc:
             raise CommandError(str(exc)) from None
     ui.out(connection_json(conn) if args.json else connection_text(conn))
-    return EXIT_OK
-
-
-async def run_list(args: argparse.Namespace, ui: Ui) -> int:
-    """Run the ``list`` command."""
-    async with make_client(args) as client:
-        try:
-            conns = await client.list_calendar_connections(
-                owner_user_id=args.owner_user_id, as_user=args.as_user
-            )
-        except (TypeError, ValueError) as exc:
-            raise CommandError(str(exc)) from None
-    if args.json:
-        ui.out(connection_json(conns))
-    else:
-        print_table(ui, conns)
     return EXIT_OK
