@@ -18,6 +18,7 @@ from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
 
 from ._bulk_source import JSONL, LineSource
 from ._common import CommandError
+from ._options import in_words
 
 _ROUTING_FIELDS: Final = ("connectionId", "userId", "asUser")
 _BOOLEAN_FIELDS: Final = (
@@ -75,7 +76,7 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
         return UpdateRequest(connection_id, update_from_dict(fields), owner, as_user)
     except (ArgumentValueError, ArgumentTypeError) as exc:
         # The SDK's messages name the Python arguments; the user wrote the JSON names.
-        worded = exc.worded(_JSON_NAMES.get(exc.argument, exc.argument))
+        worded = in_words(exc, _JSON_NAMES)
         raise (ValueError if isinstance(exc, ValueError) else TypeError)(worded) from None
 
 

@@ -1,6 +1,8 @@
 """The options and value types commands share, and the client built from the credentials.
 
-Built only on the public SDK.
+Argument errors are said in the user's own words: the SDK's errors carry the Python name of
+their argument (``error.argument``), and ``in_words`` names it as the user wrote it, through
+one table (``OPTION_NAMES`` here, the JSON field names for ``bulk``'s input).
 """
 
 from __future__ import annotations
@@ -8,11 +10,33 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 from meetergo_async import MeetergoClient
+from meetergo_async._validate import ArgumentError
 
 from ._common import CommandError
+
+OPTION_NAMES: Final[Mapping[str, str]] = {
+    "api_key": "--api-key",
+    "user_id": "--user-id",
+    "base_url": "--base-url",
+    "primary_calendar": "--primary-calendar",
+    "selected_calendars": "--selected-calendar",
+}
+"""The SDK's argument names as this command line's options (and arguments) name them."""
+
+
+def in_words(exc: Exception, names: Mapping[str, str]) -> str:
+    """An SDK error's message, naming its argument as ``names`` does (Python name -> theirs).
+
+    An argument error loses its Python-only hint (``or pass allow_insecure_http=True``); any
+    other error keeps its message.
+    """
+    if isinstance(exc, ArgumentError):
+        return exc.worded(names.get(exc.argument, exc.argument))
+    return str(exc)
 
 
 def credentials_parser() -> argparse.ArgumentParser:
@@ -49,17 +73,18 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
             api_key=args.api_key, user_id=args.user_id, base_url=args.base_url, **options
         )
     except (TypeError, ValueError) as exc:
-        raise CommandError(cli_words(str(exc))) from None
+        raise CommandError(_credentials_in_words(exc)) from None
 
 
-_OPTION_NAMES: Final = {"api_key": "--api-key", "user_id": "--user-id", "base_url": "--base-url"}
-_KEYWORD: Final = re.compile(r"\b(api_key|user_id|base_url)\b(=\.\.\.)?")
-
-
-def cli_words(message: str) -> str:
-    """Reword an SDK message for the command line: its keyword arguments are options here."""
-    message = message.replace(" or pass allow_insecure_http=True", "")
-    return _KEYWORD.sub(lambda match: _OPTION_NAMES[match[1]], message)
+def _credentials_in_words(exc: Exception) -> str:
+    message = in_words(exc, OPTION_NAMES)
+    if not isinstance(exc, ArgumentError):
+        return message
+    # The credential messages also spell their argument in Python outside the name slot
+    # ("pass api_key=... or set MEETERGO_API_KEY", "leave user_id ... unset"): the option
+    # goes there too. Nothing else is reworded.
+    option = OPTION_NAMES.get(exc.argument, exc.argument)
+    return re.sub(rf"\b{re.escape(exc.argument)}\b(=\.\.\.)?", option, message)
 
 
 def positive_int(text: str) -> int:

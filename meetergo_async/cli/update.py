@@ -8,7 +8,7 @@ from typing import Any, Final
 from meetergo_async import CalendarConnectionUpdate
 
 from ._common import EXIT_OK, CommandError, Ui
-from ._options import add_acting_options, make_client
+from ._options import OPTION_NAMES, add_acting_options, in_words, make_client
 from ._output import connection_json, connection_text
 
 _FLAGS: Final = (
@@ -17,10 +17,6 @@ _FLAGS: Final = (
     ("disable_attendee_notification", "suppress attendee notifications on calendar events"),
     ("sync_buffers_to_calendar", "write buffer events into the connected calendar"),
 )
-_CALENDAR_OPTIONS: Final = {
-    "primary_calendar": "--primary-calendar",
-    "selected_calendars": "--selected-calendar",
-}
 _FIELD_OPTIONS: Final = ", ".join(
     ["--primary-calendar", "--selected-calendar", "--clear-selected-calendars"]
     + [f"--[no-]{name.replace('_', '-')}" for name, _ in _FLAGS]
@@ -76,10 +72,7 @@ def build_update(args: argparse.Namespace) -> CalendarConnectionUpdate:
     try:
         return CalendarConnectionUpdate(**fields)
     except (TypeError, ValueError) as exc:
-        message = str(exc)
-        for name, option in _CALENDAR_OPTIONS.items():
-            message = message.replace(name, option)
-        raise CommandError(message) from None
+        raise CommandError(in_words(exc, OPTION_NAMES)) from None
 
 
 async def run(args: argparse.Namespace, ui: Ui) -> int:
