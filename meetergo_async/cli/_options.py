@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import typing
 from collections.abc import Mapping
 from typing import Any, Final
 
-from meetergo_async import MeetergoClient
+from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentError
 
 from ._common import CommandError
@@ -26,6 +28,12 @@ OPTION_NAMES: Final[Mapping[str, str]] = {
     "selected_calendars": "--selected-calendar",
 }
 """The SDK's argument names as this command line's options (and arguments) name them."""
+
+_UPDATE_HINTS: Final = typing.get_type_hints(CalendarConnectionUpdate)
+FLAG_FIELDS: Final = tuple(
+    name for name in UPDATE_FIELD_NAMES if bool in typing.get_args(_UPDATE_HINTS[name])
+)
+"""The yes/no fields of an update (Python names, in declaration order): typed ``bool | Unset``."""
 
 
 def in_words(exc: Exception, names: Mapping[str, str]) -> str:

@@ -8,18 +8,19 @@ from typing import Any, Final
 from meetergo_async import CalendarConnectionUpdate
 
 from ._common import EXIT_OK, CommandError, Ui
-from ._options import OPTION_NAMES, add_acting_options, in_words, make_client
+from ._options import FLAG_FIELDS, OPTION_NAMES, add_acting_options, in_words, make_client
 from ._output import connection_json, connection_text
 
-_FLAGS: Final = (
-    ("validate_availability", "check this connection for conflicts when booking"),
-    ("cancel_if_declined_or_deleted", "cancel the appointment when the attendee declines"),
-    ("disable_attendee_notification", "suppress attendee notifications on calendar events"),
-    ("sync_buffers_to_calendar", "write buffer events into the connected calendar"),
-)
+_FLAG_HELP: Final = {
+    "validate_availability": "check this connection for conflicts when booking",
+    "cancel_if_declined_or_deleted": "cancel the appointment when the attendee declines",
+    "disable_attendee_notification": "suppress attendee notifications on calendar events",
+    "sync_buffers_to_calendar": "write buffer events into the connected calendar",
+}
+"""The help of each yes/no field's ``--[no-]`` option; the options follow ``FLAG_FIELDS``."""
 _FIELD_OPTIONS: Final = ", ".join(
     ["--primary-calendar", "--selected-calendar", "--clear-selected-calendars"]
-    + [f"--[no-]{name.replace('_', '-')}" for name, _ in _FLAGS]
+    + [f"--[no-]{name.replace('_', '-')}" for name in FLAG_FIELDS]
 )
 
 
@@ -45,9 +46,11 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     calendars.add_argument(
         "--clear-selected-calendars", action="store_true", help="check no calendar for conflicts"
     )
-    for name, text in _FLAGS:
+    for name in FLAG_FIELDS:
         flag = "--" + name.replace("_", "-")
-        update.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        update.add_argument(
+            flag, action=argparse.BooleanOptionalAction, default=None, help=_FLAG_HELP[name]
+        )
     add_acting_options(update)
     update.set_defaults(handler=run)
 
@@ -59,7 +62,7 @@ def build_update(args: argparse.Namespace) -> CalendarConnectionUpdate:
         CommandError: no field option was given, or a value is invalid (exit status 2).
     """
     fields: dict[str, Any] = {
-        name: getattr(args, name) for name, _ in _FLAGS if getattr(args, name) is not None
+        name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None
     }
     if args.primary_calendar is not None:
         fields["primary_calendar"] = args.primary_calendar
