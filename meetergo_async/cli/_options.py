@@ -24,8 +24,11 @@ OPTION_NAMES: Final[Mapping[str, str]] = {
     "api_key": "--api-key",
     "user_id": "--user-id",
     "base_url": "--base-url",
+    "connection_id": "CONNECTION_ID",
     "primary_calendar": "--primary-calendar",
     "selected_calendars": "--selected-calendar",
+    "owner_user_id": "--owner-user-id",
+    "as_user": "--as-user",
 }
 """The SDK's argument names as this command line's options (and arguments) name them."""
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ._common import EXIT_OK, CommandError, Ui
-from ._options import add_acting_options, make_client
+from ._options import OPTION_NAMES, add_acting_options, in_words, make_client
 from ._output import connection_json, print_table
 
 
@@ -30,7 +30,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
                 owner_user_id=args.owner_user_id, as_user=args.as_user
             )
         except (TypeError, ValueError) as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(in_words(exc, OPTION_NAMES)) from None
     if args.json:
         ui.out(connection_json(conns))
     else:

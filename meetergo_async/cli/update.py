@@ -87,6 +87,6 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
                 args.connection_id, update, owner_user_id=args.owner_user_id, as_user=args.as_user
             )
         except (TypeError, ValueError) as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(in_words(exc, OPTION_NAMES)) from None
     ui.out(connection_json(conn) if args.json else connection_text(conn))
     return EXIT_OK

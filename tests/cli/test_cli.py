@@ -143,6 +143,22 @@ async def test_update_bad_usage_exits_2_in_one_line(
     assert fake.requests == []
 
 
+async def test_a_refused_argument_is_named_as_the_user_typed_it(
+    fake: FakeMeetergo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pat = ["--base-url", fake.url, "--api-key", fake.personal_token]
+    cases = [
+        (["update", " ", *creds(fake), "--primary-calendar", "x"], "CONNECTION_ID must not be"),
+        (["list", *creds(fake), "--owner-user-id", " "], "--owner-user-id must not be"),
+        (["list", *pat, "--as-user", fake.user_id], "--as-user cannot be used with a personal"),
+    ]
+    for args, message in cases:
+        result = await cli(capsys, *args)
+        assert result.status == 2
+        assert result.err.startswith(f"meetergo-async: error: {message}")
+    assert fake.requests == []
+
+
 # -- list -----------------------------------------------------------------------------
 
 
