@@ -14,7 +14,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from meetergo_async import (
     APIConnectionError,
@@ -28,10 +28,13 @@ from meetergo_async import (
     UpdateRequest,
     to_dict,
 )
-from meetergo_async.testing import FakeMeetergo, TokenBucket
 
-from ._cli_common import EXIT_FAILED, EXIT_OK, Ui, non_negative_int, positive_float, positive_int
-from ._cli_output import Progress, progress
+from ._common import EXIT_FAILED, EXIT_OK, Ui
+from ._options import non_negative_int, positive_float, positive_int
+from ._output import Progress, progress
+
+if TYPE_CHECKING:
+    from meetergo_async.testing import FakeMeetergo
 
 DEMO_CONNECTIONS: Final = 300
 DEMO_SERVER_RATE: Final = 25.0
@@ -115,6 +118,10 @@ def _retry_kind(event: RetryEvent) -> str:
 
 async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``demo`` command."""
+    # Imported here, not at the top: the sandbox pulls in aiohttp's server, which the
+    # commands that reach the real API never need.
+    from meetergo_async.testing import FakeMeetergo, TokenBucket
+
     server_rate: float = args.server_rate
     client_rate: float = args.client_rate or 2 * server_rate
     burst = math.ceil(server_rate)

@@ -15,7 +15,7 @@ from typing import Any, Final, Protocol
 
 from meetergo_async import CalendarConnection, to_dict
 
-from ._cli_common import Ui
+from ._common import Ui
 
 _DETAIL_FIELDS: Final = (
     ("provider", "provider"),

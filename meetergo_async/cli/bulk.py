@@ -21,18 +21,11 @@ from meetergo_async import (
     UpdateResult,
 )
 
-from ._cli_bulk_input import FIELDS, Entry, records
-from ._cli_bulk_source import STDIN, LineSource
-from ._cli_common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CommandError,
-    Ui,
-    make_client,
-    positive_float,
-    positive_int,
-)
-from ._cli_output import Progress, progress
+from ._bulk_input import FIELDS, Entry, records
+from ._bulk_source import STDIN, LineSource
+from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
+from ._options import make_client, positive_float, positive_int
+from ._output import Progress, progress
 
 MAX_PRINTED_FAILURES: Final = 50
 """Failures beyond this many are only in the report, not on stderr."""

@@ -16,30 +16,23 @@ from meetergo_async import UpdateRequest, update_from_dict
 from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
 
-from ._cli_bulk_source import JSONL, LineSource
-from ._cli_common import CommandError
-
-_ROUTING_FIELDS: Final = ("connectionId", "userId", "asUser")
-_BOOLEAN_FIELDS: Final = (
-    "validateAvailability",
-    "cancelIfDeclinedOrDeleted",
-    "disableAttendeeNotification",
-    "syncBuffersToCalendar",
-)
-_UPDATE_FIELDS: Final = ("primaryCalendar", "selectedCalendars", *_BOOLEAN_FIELDS)
-FIELDS: Final = (*_ROUTING_FIELDS, *_UPDATE_FIELDS)
-"""Every field a record may carry, as JSON Lines keys or CSV column names."""
-CLEAR: Final = "[]"
-"""The CSV cell that clears ``selectedCalendars`` (an empty cell leaves them alone)."""
-
+from ._bulk_source import JSONL, LineSource
+from ._common import CommandError
+from ._options import FLAG_FIELDS, in_words
 
 _JSON_NAMES: Final = {
-    **UPDATE_FIELD_NAMES,
     "connection_id": "connectionId",
     "owner_user_id": "userId",
     "as_user": "asUser",
+    **UPDATE_FIELD_NAMES,
 }
-"""The SDK's argument names as this input names them."""
+"""The SDK's argument names as this input names them: the routing fields, then the update's."""
+FIELDS: Final = tuple(_JSON_NAMES.values())
+"""Every field a record may carry, as JSON Lines keys or CSV column names."""
+_BOOLEAN_FIELDS: Final = frozenset(UPDATE_FIELD_NAMES[name] for name in FLAG_FIELDS)
+_CALENDARS_FIELD: Final = UPDATE_FIELD_NAMES["selected_calendars"]
+CLEAR: Final = "[]"
+"""The CSV cell that clears ``selectedCalendars`` (an empty cell leaves them alone)."""
 
 
 class Entry(NamedTuple):
@@ -75,7 +68,7 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
         return UpdateRequest(connection_id, update_from_dict(fields), owner, as_user)
     except (ArgumentValueError, ArgumentTypeError) as exc:
         # The SDK's messages name the Python arguments; the user wrote the JSON names.
-        worded = exc.worded(_JSON_NAMES.get(exc.argument, exc.argument))
+        worded = in_words(exc, _JSON_NAMES)
         raise (ValueError if isinstance(exc, ValueError) else TypeError)(worded) from None
 
 
@@ -206,7 +199,7 @@ def _cell(column: str, value: str) -> object:
         if value.lower() not in ("true", "false"):
             raise ValueError(f"{column} must be true or false, got {value!r}")
         return value.lower() == "true"
-    if column == "selectedCalendars":
+    if column == _CALENDARS_FIELD:
         return [] if value == CLEAR else [part.strip() for part in value.split(";")]
     return value
 

@@ -16,69 +16,19 @@ as a coroutine, for callers (and tests) that already run an event loop.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from meetergo_async import MeetergoError, __version__
+from meetergo_async import MeetergoError
 
-from . import _cli_bulk, _cli_connections, _cli_demo, _cli_sandbox
-from ._cli_common import (
-    EXIT_FAILED,
-    PROG,
-    CommandError,
-    Handler,
-    Ui,
-    credentials_parser,
-    secrets_in,
-)
+from ._common import EXIT_FAILED, PROG, CommandError, Handler, Ui, secrets_in
+from ._parser import ParserExit, build_parser
 
 __all__ = ["main", "run_async"]
 
 EXIT_INTERRUPTED = 130
 """Ctrl-C during a command other than ``sandbox`` (128 + SIGINT, as shells report it)."""
-
-
-class _ParserExit(Exception):
-    """argparse is done (``--help``, ``--version``) and the command must end with ``status``."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` that raises instead of exiting, and reports errors in one line."""
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        if message:
-            sys.stderr.write(message)
-        raise _ParserExit(status)
-
-    def error(self, message: str) -> NoReturn:
-        raise CommandError(f"{message} (see '{self.prog} --help')")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Build the parser of every command."""
-    parser = _ArgumentParser(
-        prog=PROG,
-        description="Update meetergo calendar connections from the command line.",
-        epilog="Start with: meetergo-async demo. Credentials come from --api-key/--user-id or "
-        "MEETERGO_API_KEY/MEETERGO_USER_ID (and MEETERGO_BASE_URL).",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(
-        title="commands", dest="command", metavar="COMMAND", required=True
-    )
-    credentials = [credentials_parser()]
-    _cli_demo.register(subparsers)
-    _cli_connections.register(subparsers, credentials)
-    _cli_bulk.register(subparsers, credentials)
-    _cli_sandbox.register(subparsers)
-    return parser
 
 
 async def run_async(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +43,7 @@ async def run_async(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(args_list)
         handler: Handler = args.handler
         return await handler(args, ui)
-    except _ParserExit as done:
+    except ParserExit as done:
         return done.status
     except CommandError as exc:
         ui.error(exc.message)

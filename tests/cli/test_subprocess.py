@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import signal
@@ -10,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from meetergo_async.testing import FakeMeetergo
 
 
 def _env() -> dict[str, str]:
@@ -58,12 +62,73 @@ def test_importing_the_sdk_loads_neither_the_cli_nor_rich() -> None:
     code = (
         "import sys, meetergo_async, meetergo_async.testing; "
         "loaded = [m for m in sys.modules if m.split('.')[0] == 'rich' "
-        "or m == 'meetergo_async.cli' or m.startswith('meetergo_async._cli_')]; print(loaded)"
+        "or m == 'meetergo_async.cli' or m.startswith('meetergo_async.cli.')]; print(loaded)"
     )
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+# Runs the commands that reach the API in one process, noting after the import and after
+# each command whether aiohttp's server or the sandbox has been loaded.
+_API_COMMANDS = """\
+import json, sys
+from meetergo_async import cli
+
+def loaded():
+    return [m for m in ("aiohttp.web", "meetergo_async.testing") if m in sys.modules]
+
+url, key, user, source = sys.argv[1:]
+creds = ["--base-url", url, "--api-key", key, "--user-id", user]
+seen = {"import": loaded()}
+for args in (["list"], ["update", "conn-0000", "--primary-calendar", "work"], ["bulk", source]):
+    status = cli.main([*args, *creds])
+    seen[args[0]] = [status, loaded()]
+print(json.dumps(seen))
+"""
+
+
+async def test_api_commands_load_neither_the_sandbox_nor_aiohttp_web(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"connectionId": "conn-0001", "validateAvailability": false}\n')
+    async with FakeMeetergo(generate=2, rate_limit=None) as fake:
+        # Not subprocess.run: the fake answers from this event loop, which must keep running.
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-c", _API_COMMANDS],
+            *[fake.url, fake.api_key, fake.user_id, str(source)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        methods = [(r.method, r.connection_id) for r in fake.requests]
+    assert process.returncode == 0, err.decode()
+    assert err == b""
+    assert methods == [("GET", None), ("PATCH", "conn-0000"), ("PATCH", "conn-0001")]
+    seen = json.loads(out.decode().splitlines()[-1])
+    assert seen == {"import": [], "list": [0, []], "update": [0, []], "bulk": [0, []]}
+
+
+def test_demo_loads_the_sandbox_only_when_it_runs() -> None:
+    code = (
+        "import sys; from meetergo_async import cli; "
+        "names = ('meetergo_async.testing', 'aiohttp.web'); "
+        "before = [n in sys.modules for n in names]; "
+        "status = cli.main(['demo', '--connections', '5', '--server-rate', '500']); "
+        "print(before, status, [n in sys.modules for n in names])"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "verified 5/5" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[False, False] 0 [True, True]"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only here")

@@ -11,20 +11,13 @@ import asyncio
 import contextlib
 import shlex
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from meetergo_async.testing import FakeMeetergo, TokenBucket
+from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
+from ._options import fraction, non_negative_float, non_negative_int, positive_int
 
-from ._cli_common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CommandError,
-    Ui,
-    fraction,
-    non_negative_float,
-    non_negative_int,
-    positive_int,
-)
+if TYPE_CHECKING:
+    from meetergo_async.testing import FakeMeetergo
 
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 - a lookup
 
@@ -74,6 +67,9 @@ def _add_fault_options(group: argparse._ArgumentGroup) -> None:
 
 
 def _make_fake(args: argparse.Namespace) -> FakeMeetergo:
+    # Imported here, only by this command and demo: the sandbox pulls in aiohttp's server.
+    from meetergo_async.testing import FakeMeetergo, TokenBucket
+
     rate = args.rate_per_minute
     limit = TokenBucket.per_minute(rate, burst=args.burst) if rate else None
     try:

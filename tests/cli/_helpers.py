@@ -1,0 +1,39 @@
+"""What the in-process command-line tests share: credentials, a runner that checks for leaks."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from meetergo_async.cli import run_async
+from meetergo_async.testing import DEFAULT_API_KEY, FakeMeetergo
+
+LIST_PATH = "/v4/calendar-connections/connections"
+USER_HEADER = "x-meetergo-api-user-id"
+WRONG_KEY = "ak_live:00000000-0000-4000-8000-000000000000:not-the-sandbox-secret"
+
+
+class Result(NamedTuple):
+    status: int
+    out: str
+    err: str
+
+
+def creds(fake: FakeMeetergo, api_key: str | None = None) -> list[str]:
+    key = api_key or fake.api_key
+    return ["--base-url", fake.url, "--api-key", key, "--user-id", fake.user_id]
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    """Run the command line; check that no API key was printed and no traceback either."""
+    status = await run_async(list(args))
+    out, err = capsys.readouterr()
+    for key in (DEFAULT_API_KEY, WRONG_KEY):
+        assert key not in out + err
+    assert "Traceback" not in err
+    return Result(status, out, err)
+
+
+def patches(fake: FakeMeetergo) -> list[dict[str, object]]:
+    return [r.json for r in fake.requests if r.method == "PATCH"]
