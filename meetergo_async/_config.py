@@ -8,12 +8,10 @@ from typing import Final
 
 import attrs
 
+from ._credentials import PAT_PREFIX, check_base_url, check_credentials
 from ._validate import (
-    PAT_PREFIX,
     ArgumentValueError,
-    check_base_url,
     check_count,
-    check_credentials,
     check_instance,
     check_non_negative,
     check_positive,

@@ -1,35 +1,30 @@
 """Every argument check, run before anything is sent; each error names its argument.
 
 An argument error is an ``ArgumentValueError`` (a ``ValueError``) or an ``ArgumentTypeError``
-(a ``TypeError``). Both carry the argument's name as data, ``error.argument``, so a caller
-that knows the value under another name (the command line's ``--user-id``, an environment
-variable, a JSON field) can say so with ``error.worded(name)`` instead of rewriting the text.
+(a ``TypeError``); both are ``ArgumentError`` and carry the argument's name as data,
+``error.argument``, so a caller that knows the value under another name (the command line's
+``--user-id``, an environment variable, a JSON field) can say so with ``error.worded(name)``
+instead of rewriting the text.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 from ._unset import UNSET
 
 if TYPE_CHECKING:
     from .models import CalendarConnectionUpdate
 
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-PAT_PREFIX: Final = "rgo-"
-API_KEY_PREFIX: Final = "ak_live:"
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 NAME: Final = "{name}"
 """Where the argument's name stands in an error's template."""
 
 
-class _ArgumentProblem(Exception):
+class ArgumentError(Exception):
     """An argument error: ``argument`` names it; ``worded`` says it under another name.
 
     Args:
@@ -37,29 +32,30 @@ class _ArgumentProblem(Exception):
         template: the message, with ``{name}`` where the argument's name goes.
         hint: advice that only makes sense in Python (``pass allow_insecure_http=True``),
             added to the message after ``; ``.
+        spelled: how the message spells the argument in Python (default: its name, e.g.
+            ``api_key=...`` where the message tells what to pass).
     """
 
-    def __init__(self, argument: str, template: str, *, hint: str = "") -> None:
+    def __init__(
+        self, argument: str, template: str, *, hint: str = "", spelled: str | None = None
+    ) -> None:
         self.argument = argument
         self.template = template
         self.hint = hint
-        super().__init__(self.worded(argument) + (f"; {hint}" if hint else ""))
+        message = self.worded(argument if spelled is None else spelled)
+        super().__init__(message + (f"; {hint}" if hint else ""))
 
     def worded(self, name: str) -> str:
         """The message with ``name`` for the argument, and without the Python-only hint."""
         return self.template.replace(NAME, name)
 
 
-class ArgumentValueError(_ArgumentProblem, ValueError):
+class ArgumentValueError(ArgumentError, ValueError):
     """A ``ValueError`` about one argument, named by ``argument``."""
 
 
-class ArgumentTypeError(_ArgumentProblem, TypeError):
+class ArgumentTypeError(ArgumentError, TypeError):
     """A ``TypeError`` about one argument, named by ``argument``."""
-
-
-ArgumentError = ArgumentValueError | ArgumentTypeError
-"""Either kind of argument error, for ``isinstance`` and ``except``."""
 
 
 # -- numbers --------------------------------------------------------------------------------
@@ -148,7 +144,7 @@ def check_text(name: str, value: object) -> str:
         return value  # the usual id: printable ASCII (no control character), not blank
     if not value.strip():
         raise ArgumentValueError(name, f"{NAME} must not be empty or whitespace")
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise ArgumentValueError(
             name, f"{NAME} must not contain control characters (CR, LF, NUL, DEL, ...)"
         )
@@ -164,105 +160,6 @@ def check_text(name: str, value: object) -> str:
 def check_optional_text(name: str, value: object) -> str | None:
     """Like ``check_text`` but ``None`` passes through."""
     return None if value is None else check_text(name, value)
-
-
-# -- credentials and the host ---------------------------------------------------------------
-
-
-def check_api_key(value: object) -> str:
-    """Return the key if it is a non-empty ``str`` with no whitespace or control characters.
-
-    The messages never include the key itself.
-    """
-    if not isinstance(value, str):
-        raise ArgumentTypeError("api_key", f"{NAME} must be a str, got {type(value).__name__}")
-    if not value:
-        raise ArgumentValueError("api_key", f"{NAME} must not be empty")
-    if _WHITESPACE_OR_CONTROL.search(value):
-        raise ArgumentValueError(
-            "api_key", f"{NAME} must not contain whitespace or control characters"
-        )
-    return value
-
-
-def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None]:
-    """Check the credential and the acting user together; return them.
-
-    Raises:
-        ArgumentValueError: no key; an API key without a user id; a personal access token
-            with one.
-        ArgumentTypeError: a value is not a ``str``.
-    """
-    if api_key is None:
-        raise ArgumentValueError(
-            "api_key",
-            "no API key: pass api_key=... or set MEETERGO_API_KEY "
-            "(a platform API key 'ak_live:...' or a personal access token 'rgo-...')",
-        )
-    key = check_api_key(api_key)
-    user = check_optional_text("user_id", user_id)
-    if key.startswith(API_KEY_PREFIX) and user is None:
-        raise ArgumentValueError(
-            "user_id",
-            "a platform API key (ak_live:...) acts for a user of your company that each "
-            "request must name in the x-meetergo-api-user-id header: pass user_id=... or set "
-            "MEETERGO_USER_ID",
-        )
-    if key.startswith(PAT_PREFIX) and user is not None:
-        raise ArgumentValueError(
-            "user_id",
-            "a personal access token (rgo-...) always acts as its owner; meetergo refuses it "
-            "with 403 when a user id is sent: leave user_id (and MEETERGO_USER_ID) unset",
-        )
-    return key, user
-
-
-def check_base_url(url: object, allow_insecure_http: bool) -> str:
-    """Return the base URL without a trailing slash, or raise saying why not.
-
-    It must be ``https://host[:port][/prefix]`` with no credentials, query or fragment;
-    ``http://`` only to a loopback host, or anywhere with ``allow_insecure_http=True``.
-    """
-    if not isinstance(url, str):
-        raise ArgumentTypeError("base_url", f"{NAME} must be a str, got {type(url).__name__}")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - parsing the port raises ValueError when it is invalid
-    except ValueError as exc:
-        raise ArgumentValueError("base_url", f"{NAME} is not a valid URL: {exc}") from None
-    problem = _base_url_problem(url, parts.scheme, host, parts)
-    if problem:
-        raise ArgumentValueError("base_url", problem)
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host or ""):
-        raise ArgumentValueError(
-            "base_url",
-            f"{NAME} uses plain http:// to a non-loopback host, which would send the API key "
-            "unencrypted; use https://",
-            hint="or pass allow_insecure_http=True",
-        )
-    return url.rstrip("/")
-
-
-def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> str | None:
-    if scheme not in ("http", "https") or not host:
-        return f"{NAME} must start with https:// and name a host"
-    if parts.username is not None or parts.password is not None:
-        return f"{NAME} must not hold a username or password; pass the API key instead"
-    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
-        return f"{NAME} must not have a query or a fragment"
-    if _CONTROL.search(url) or " " in url:
-        return f"{NAME} must not contain spaces or control characters"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- the fields of an update ----------------------------------------------------------------

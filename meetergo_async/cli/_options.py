@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import typing
 from collections.abc import Mapping
 from typing import Any, Final
@@ -84,18 +83,7 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
             api_key=args.api_key, user_id=args.user_id, base_url=args.base_url, **options
         )
     except (TypeError, ValueError) as exc:
-        raise CommandError(_credentials_in_words(exc)) from None
-
-
-def _credentials_in_words(exc: Exception) -> str:
-    message = in_words(exc, OPTION_NAMES)
-    if not isinstance(exc, ArgumentError):
-        return message
-    # The credential messages also spell their argument in Python outside the name slot
-    # ("pass api_key=... or set MEETERGO_API_KEY", "leave user_id ... unset"): the option
-    # goes there too. Nothing else is reworded.
-    option = OPTION_NAMES.get(exc.argument, exc.argument)
-    return re.sub(rf"\b{re.escape(exc.argument)}\b(=\.\.\.)?", option, message)
+        raise CommandError(in_words(exc, OPTION_NAMES)) from None
 
 
 def positive_int(text: str) -> int:

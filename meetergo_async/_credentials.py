@@ -1,0 +1,118 @@
+"""The credential rules: a key, the user it acts as, and the host it may be sent to.
+
+A platform API key (``ak_live:...``) acts for a user of the company, named per request; a
+personal access token (``rgo-...``) always acts as its owner. A key is never sent in the
+clear, except to a loopback host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ._validate import CONTROL, NAME, ArgumentTypeError, ArgumentValueError, check_optional_text
+
+PAT_PREFIX: Final = "rgo-"
+API_KEY_PREFIX: Final = "ak_live:"
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+_WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def check_api_key(value: object) -> str:
+    """Return the key if it is a non-empty ``str`` with no whitespace or control characters.
+
+    The messages never include the key itself.
+    """
+    if not isinstance(value, str):
+        raise ArgumentTypeError("api_key", f"{NAME} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ArgumentValueError("api_key", f"{NAME} must not be empty")
+    if _WHITESPACE_OR_CONTROL.search(value):
+        raise ArgumentValueError(
+            "api_key", f"{NAME} must not contain whitespace or control characters"
+        )
+    return value
+
+
+def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None]:
+    """Check the credential and the acting user together; return them.
+
+    Raises:
+        ArgumentValueError: no key; an API key without a user id; a personal access token
+            with one.
+        ArgumentTypeError: a value is not a ``str``.
+    """
+    if api_key is None:
+        raise ArgumentValueError(
+            "api_key",
+            "no API key: pass {name} or set MEETERGO_API_KEY "
+            "(a platform API key 'ak_live:...' or a personal access token 'rgo-...')",
+            spelled="api_key=...",
+        )
+    key = check_api_key(api_key)
+    user = check_optional_text("user_id", user_id)
+    if key.startswith(API_KEY_PREFIX) and user is None:
+        raise ArgumentValueError(
+            "user_id",
+            "a platform API key (ak_live:...) acts for a user of your company that each "
+            "request must name in the x-meetergo-api-user-id header: pass {name} or set "
+            "MEETERGO_USER_ID",
+            spelled="user_id=...",
+        )
+    if key.startswith(PAT_PREFIX) and user is not None:
+        raise ArgumentValueError(
+            "user_id",
+            "a personal access token (rgo-...) always acts as its owner; meetergo refuses it "
+            "with 403 when a user id is sent: leave {name} (and MEETERGO_USER_ID) unset",
+        )
+    return key, user
+
+
+def check_base_url(url: object, allow_insecure_http: bool) -> str:
+    """Return the base URL without a trailing slash, or raise saying why not.
+
+    It must be ``https://host[:port][/prefix]`` with no credentials, query or fragment;
+    ``http://`` only to a loopback host, or anywhere with ``allow_insecure_http=True``.
+    """
+    if not isinstance(url, str):
+        raise ArgumentTypeError("base_url", f"{NAME} must be a str, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - parsing the port raises ValueError when it is invalid
+    except ValueError as exc:
+        raise ArgumentValueError("base_url", f"{NAME} is not a valid URL: {exc}") from None
+    problem = _base_url_problem(url, parts.scheme, host, parts)
+    if problem:
+        raise ArgumentValueError("base_url", problem)
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host or ""):
+        raise ArgumentValueError(
+            "base_url",
+            f"{NAME} uses plain http:// to a non-loopback host, which would send the API key "
+            "unencrypted; use https://",
+            hint="or pass allow_insecure_http=True",
+        )
+    return url.rstrip("/")
+
+
+def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> str | None:
+    if scheme not in ("http", "https") or not host:
+        return f"{NAME} must start with https:// and name a host"
+    if parts.username is not None or parts.password is not None:
+        return f"{NAME} must not hold a username or password; pass the API key instead"
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return f"{NAME} must not have a query or a fragment"
+    if CONTROL.search(url) or " " in url:
+        return f"{NAME} must not contain spaces or control characters"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
