@@ -9,6 +9,7 @@ instead of rewriting the text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -213,12 +214,17 @@ def to_calendar_tuple(value: Any) -> Any:
 # -- an update request ----------------------------------------------------------------------
 
 
-def check_update(update: object) -> CalendarConnectionUpdate:
-    """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
-    # Imported here: models imports this module for its field validators.
+@functools.cache
+def _update_type() -> type[CalendarConnectionUpdate]:
+    # Looked up on first use: models imports this module for its field validators.
     from .models import CalendarConnectionUpdate
 
-    if not isinstance(update, CalendarConnectionUpdate):
+    return CalendarConnectionUpdate
+
+
+def check_update(update: object) -> CalendarConnectionUpdate:
+    """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
+    if not isinstance(update, _update_type()):
         kind = type(update).__name__
         raise ArgumentTypeError("update", f"{NAME} must be a CalendarConnectionUpdate, got {kind}")
     if update.is_empty():
