@@ -13,6 +13,8 @@ from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID
 
 API_KEY = DEFAULT_API_KEY
 USER_ID = DEFAULT_USER_ID
+VERIFY_KEY = "ak_live:bench-verify:verify-secret"
+"""A second key the benchmark server accepts: reading the final state spends its budget."""
 SERVER = Path(__file__).with_name("_server.py")
 
 

@@ -18,6 +18,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    SlidingWindow,
 )
 from ._retry import RetryEvent
 from ._serde import to_dict, update_from_dict
@@ -66,6 +67,7 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
+    "SlidingWindow",
     "Unset",
     "UpdateRequest",
     "UpdateResult",

@@ -19,7 +19,7 @@ from yarl import URL
 
 from . import _http
 from ._config import RetryPolicy
-from ._ratelimit import Limiter
+from ._ratelimit import Pacer
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
 from ._transport import Transport
@@ -60,6 +60,7 @@ class Call:
     parse: Callable[[object], Any]
     first_sent_at: float | None = None
     attempts: int = 0
+    probes: int = 0  # attempts that only found a client-wide pause still going on
 
     def failed(self, error: MeetergoError) -> MeetergoError:
         """Stamp ``error`` with this call's method, path and attempt count."""
@@ -84,7 +85,7 @@ class Caller:
     def __init__(
         self,
         transport: Transport,
-        limiter: Limiter,
+        limiter: Pacer,
         *,
         max_concurrency: int,
         timeout: float,
@@ -120,7 +121,8 @@ class Caller:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
         ctx = RetryContext(call.operation, call.path, call.policy, started, self._clock,
-                           self._sleep, self._on_retry, self._on_wait)  # fmt: skip
+                           self._sleep, self._on_retry, self._on_wait,
+                           lambda: call.probes)  # fmt: skip
         return await retry_after_failure(first, partial(self._attempt, call), ctx)
 
     def _on_wait(self, error: MeetergoError, wait: float) -> None:
@@ -137,6 +139,7 @@ class Caller:
             call.attempts += 1
             self.requests += 1
             method = call.operation.method
+            answer = None
             try:
                 answer = await self._transport.send(
                     method, call.url, call.headers, call.body, timeout
@@ -144,8 +147,8 @@ class Caller:
             except MeetergoError as failure:
                 raise call.failed(failure) from failure.__cause__
             finally:
-                # Answered, failed or cancelled: the limiter's bucket may start refilling.
-                self._limiter.on_attempt_done()
+                if answer is None:  # failed or cancelled: it may have reached the server
+                    self._limiter.on_attempt_done(ticket)
         status, headers = answer.status, answer.headers
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
@@ -155,6 +158,8 @@ class Caller:
             method=method, path=call.path, secrets=self._secrets,
         )  # fmt: skip
         self._limiter.on_response(ticket, status, headers, error.retry_after)
+        if ticket.probe and status == 429:
+            call.probes += 1
         raise call.failed(error)
 
     def _attempt_timeout(self, call: Call) -> aiohttp.ClientTimeout:

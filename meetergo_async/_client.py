@@ -28,9 +28,10 @@ from ._config import (
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    SlidingWindow,
     resolve_settings,
 )
-from ._ratelimit import Limiter
+from ._ratelimit import make_limiter
 from ._retry import OnRetry, Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
@@ -74,8 +75,9 @@ class MeetergoClient:
         session: an ``aiohttp.ClientSession`` to borrow; the client never closes it and never
             changes its defaults.
         retry: the default ``RetryPolicy``; every method also takes ``retry=``.
-        rate_limit: the client's pace, default meetergo's documented 100 a minute with bursts
-            of 200; ``None`` turns proactive pacing off (429s are still honoured).
+        rate_limit: the client's pace: a ``SlidingWindow`` (default: meetergo's 100 requests
+            in any 60 s) or a ``RateLimit`` (a token bucket); ``None`` sets no limit of its
+            own (the server's rate-limit headers and 429s are still honoured).
         max_concurrency: most requests of this client in flight at once.
         on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
             function; what it raises is logged, not propagated.
@@ -98,7 +100,7 @@ class MeetergoClient:
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | SlidingWindow | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,
         allow_insecure_http: bool = False,
@@ -117,7 +119,7 @@ class MeetergoClient:
             session, base_url=settings.base_url, api_key=settings.api_key, user_id=settings.user_id,
             max_connections=max_concurrency, max_response_bytes=max_response_bytes,
         )  # fmt: skip
-        self._limiter = Limiter(
+        self._limiter = make_limiter(
             rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after
         )
         self._caller = Caller(

@@ -10,6 +10,7 @@ import attrs
 
 from ._credentials import PAT_PREFIX, check_base_url, check_credentials
 from ._validate import (
+    ArgumentTypeError,
     ArgumentValueError,
     check_count,
     check_instance,
@@ -94,8 +95,37 @@ class RateLimit:
         return cls(rate=requests, burst=burst)
 
 
-DEFAULT_RATE_LIMIT: Final = RateLimit.per_minute(100, burst=200)
-"""meetergo's documented limit per API key: 100 requests a minute, bursts up to 200."""
+@attrs.frozen
+class SlidingWindow:
+    """At most ``limit`` requests in any span of ``seconds``: how meetergo's throttler counts.
+
+    meetergo (NestJS's throttler) keeps a sliding log per API key: each request counts for
+    ``seconds`` after it arrived, and one request over ``limit`` blocks the key for a whole
+    window. The client never has more than ``limit`` requests counting at once, measured
+    from when each was sent until ``seconds`` after its answer came back (so the time a
+    request takes to reach the server is covered).
+
+    Raises:
+        ValueError: ``limit`` is below 1 or ``seconds`` is not a finite number > 0.
+        TypeError: ``limit`` is not an ``int`` or ``seconds`` not a number.
+    """
+
+    limit: int = attrs.field(validator=count)
+    seconds: float = attrs.field(validator=positive)
+
+    @classmethod
+    def per_minute(cls, limit: int) -> SlidingWindow:
+        """Build a window of ``limit`` requests per 60 seconds, e.g. ``per_minute(100)``."""
+        return cls(limit, 60.0)
+
+    @property
+    def rate(self) -> float:
+        """The long-run pace this window allows, in requests a second."""
+        return self.limit / self.seconds
+
+
+DEFAULT_RATE_LIMIT: Final = SlidingWindow(100, 60.0)
+"""meetergo's limit per API key: 100 requests in any 60 seconds (a sliding log)."""
 
 
 @attrs.frozen
@@ -118,7 +148,7 @@ class ClientSettings:
     base_url: str
     timeout: float
     retry: RetryPolicy
-    rate_limit: RateLimit | None
+    rate_limit: RateLimit | SlidingWindow | None
     max_concurrency: int
     max_response_bytes: int
 
@@ -168,7 +198,7 @@ def resolve_settings(
     allow_insecure_http: bool,
     timeout: float,
     retry: RetryPolicy,
-    rate_limit: RateLimit | None,
+    rate_limit: RateLimit | SlidingWindow | None,
     max_concurrency: int,
     max_response_bytes: int,
     environ: Mapping[str, str] = os.environ,
@@ -187,7 +217,11 @@ def resolve_settings(
     check_count("max_concurrency", max_concurrency)
     check_count("max_response_bytes", max_response_bytes)
     check_instance("retry", retry, RetryPolicy)
-    check_instance("rate_limit", rate_limit, RateLimit, optional=True)
+    if rate_limit is not None and not isinstance(rate_limit, RateLimit | SlidingWindow):
+        kind = type(rate_limit).__name__
+        raise ArgumentTypeError(
+            "rate_limit", f"{{name}} must be a SlidingWindow, a RateLimit or None, got {kind}"
+        )
     return ClientSettings(
         key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes
     )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import quote
 
 from . import errors
@@ -135,6 +135,73 @@ def parse_retry_after(
     return max(waits) if waits else None
 
 
+class Throttler(NamedTuple):
+    """What one NestJS throttler reported on an answer (its headers share a name suffix).
+
+    Attributes:
+        name: the suffix without its dash (``"short"``), ``""`` for the default throttler.
+        limit: ``X-RateLimit-Limit``, or ``None`` when absent or invalid.
+        remaining: ``X-RateLimit-Remaining``, or ``None``.
+        reset: ``X-RateLimit-Reset`` in seconds, or ``None``.
+    """
+
+    name: str
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+
+
+_RATE_FIELDS: Final = ("limit", "remaining", "reset")
+
+
+def _has_rate_headers(headers: Mapping[str, str]) -> bool:
+    # Nearly every response has none: a cheap look at the names comes first.
+    return any(name[:1] in "xX" and name[:11].lower() == "x-ratelimit" for name in headers)
+
+
+def parse_throttlers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[Throttler]:
+    """Read every NestJS throttler's ``X-RateLimit-*`` headers, in order of first appearance.
+
+    A throttler named ``short`` suffixes its headers (``X-RateLimit-Remaining-short``).
+    Values that are not whole numbers (or seconds, for ``Reset``) are left out.
+    """
+    if isinstance(headers, Mapping) and not _has_rate_headers(headers):
+        return []
+    found: dict[str, dict[str, float]] = {}
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        lowered = name.lower()
+        if not lowered.startswith("x-ratelimit-"):
+            continue
+        field, _, suffix = lowered[len("x-ratelimit-") :].partition("-")
+        if field not in _RATE_FIELDS:
+            continue
+        parsed = _parse_rate_value(field, value)
+        if parsed is not None:
+            found.setdefault(suffix, {})[field] = parsed
+    return [
+        Throttler(
+            suffix,
+            _int_or_none(fields.get("limit")),
+            _int_or_none(fields.get("remaining")),
+            fields.get("reset"),
+        )
+        for suffix, fields in found.items()
+    ]
+
+
+def _parse_rate_value(field: str, value: str) -> float | None:
+    if field == "reset":
+        return parse_seconds(value)
+    try:
+        return float(max(0, int(value.strip())))
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def parse_rate_limit(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[int, float] | None:
@@ -144,28 +211,11 @@ def parse_rate_limit(
     restrictive one is returned: the fewest requests left, then the longest reset.
     ``None`` when no throttler sent both a valid remaining count and reset.
     """
-    if isinstance(headers, Mapping):
-        # Nearly every response has none: a cheap look at the names comes first.
-        for name in headers:
-            if name[:1] in "xX" and name[:11].lower() == "x-ratelimit":
-                break
-        else:
-            return None
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    remaining: dict[str, int] = {}
-    reset: dict[str, float] = {}
-    for name, value in items:
-        if name[:11].lower() != "x-ratelimit":
-            continue
-        name = name.lower()
-        if name.startswith("x-ratelimit-remaining"):
-            try:
-                remaining[name[len("x-ratelimit-remaining") :]] = max(0, int(value.strip()))
-            except ValueError:
-                continue
-        elif name.startswith("x-ratelimit-reset") and (s := parse_seconds(value)) is not None:
-            reset[name[len("x-ratelimit-reset") :]] = s
-    groups = [(remaining[k], reset[k]) for k in remaining.keys() & reset.keys()]
+    groups = [
+        (t.remaining, t.reset)
+        for t in parse_throttlers(headers)
+        if t.remaining is not None and t.reset is not None
+    ]
     return min(groups, key=lambda g: (g[0], -g[1])) if groups else None
 
 

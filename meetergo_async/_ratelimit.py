@@ -1,261 +1,76 @@
-"""The limiter every request of one client goes through.
+"""Pacing: the limiter protocol every request of a client goes through, and its factory.
 
-Three rules decide when the next request may be sent, and the latest of them wins:
-
-1. **Token bucket.** ``RateLimit(rate, burst)``: tokens refill continuously at ``rate`` a
-   second up to ``burst``; each attempt, retries included, takes one.
-2. **Pause after a 429.** The whole client stops until the server's ``Retry-After`` (or the
-   retrying call's backoff wait) has passed. The saved burst is dropped and no tokens
-   accumulate during the pause, so the client does not stampede when it resumes.
-3. **The server's own count.** When responses carry NestJS throttler headers
-   (``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``, with or without a suffix such as
-   ``-short``), the client spends at most the remaining requests (counting those already
-   in flight) and then waits for the window to reset, before the server has to refuse.
-
-**Adapting the rate.** The configured rate may be too high (a wrong setting, or another
-process sharing the API key). On a 429 for a request sent after the previous adjustment
-(one adjustment per round trip, the way TCP counts losses), the rate is lowered:
-
-- if the client has run for at least ``ESTIMATE_MIN_SECONDS`` since the last adjustment,
-  the server's real rate is estimated as the successes in that span divided by its length,
-  and the new rate is ``ESTIMATE_MARGIN`` (95%) of the lower of that estimate and the
-  current rate;
-- otherwise (the 429 came at once, from a burst) the rate is halved.
-
-After ``RECOVERY_HOLD_SECONDS`` (30 s) without an adjustment the rate climbs back by
-``RECOVERY_PER_SECOND`` (2%) of the configured rate each second, never above it, so a client
-whose key-sharing neighbour went quiet regains its pace, at the cost of one 429 when it
-overshoots. A client configured four times too fast settles just under the real limit
-within two or three 429s.
-
-**Starting in step.** A server's bucket for a key starts when the first request *arrives*,
-which is later than the client's start by at least one connection set-up. So the client's
-bucket starts full but only begins to refill at the first answer (or failed attempt):
-otherwise a client configured with exactly the server's limit would run a little ahead
-of it and draw a 429.
-
-Every number is a named constant below; the clock and the sleep are injectable.
+A limiter grants turns (``Ticket``) and learns from each attempt's end. Two in-process
+policies implement it: ``_window`` for a sliding-window limit (``SlidingWindow``, the
+default: meetergo's throttler counts that way) and ``_bucket`` for a token bucket
+(``RateLimit``). A limiter shared between processes lives in its own module.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final
+from typing import Protocol
 
 import attrs
 
-from ._config import RateLimit
-from ._http import parse_rate_limit
+from ._config import RateLimit, SlidingWindow
 
-__all__ = ["Limiter", "Ticket"]
-
-log = logging.getLogger(__name__)
-
-ESTIMATE_MIN_SECONDS: Final = 1.0
-ESTIMATE_MARGIN: Final = 0.95
-BURST_CUT_FACTOR: Final = 0.5
-MIN_RATE_FRACTION: Final = 1 / 64
-RECOVERY_HOLD_SECONDS: Final = 30.0
-RECOVERY_PER_SECOND: Final = 0.02
-_EPSILON: Final = 1e-9  # refill arithmetic leaves 0.999...; such a token counts as whole
-SAME_WINDOW_SLACK: Final = 1.0
-"""NestJS rounds ``X-RateLimit-Reset`` up to whole seconds: ends closer than this are one window."""
+__all__ = ["Pacer", "Ticket", "make_limiter"]
 
 
 @attrs.frozen
 class Ticket:
-    """Proof that a request was let through: its sequence number and when it was sent."""
+    """Proof that a request was let through: its sequence number and when it was sent.
+
+    ``probe``: it tests whether a client-wide pause is over; its refusal is the pause going
+    on, not a failure of the call it belongs to.
+    """
 
     seq: int
     sent_at: float
+    probe: bool = False
 
 
-@attrs.define
-class _Window:
-    seq: int  # the request whose response reported ``remaining``
-    remaining: int
-    end: float
+class Pacer(Protocol):
+    """What the client needs of a limiter."""
 
-
-class Limiter:
-    """Paces the requests of one client; shared by all of its tasks.
-
-    Args:
-        limit: the configured ``RateLimit``, or ``None`` to turn proactive pacing off (the
-            pause after a 429 and the server's own count still apply).
-        clock: a monotonic clock in seconds.
-        sleep: an awaitable sleep.
-        max_pause: the longest client-wide pause a 429 may start (the client passes its
-            retry policy's ``max_retry_after``).
-    """
-
-    def __init__(
-        self,
-        limit: RateLimit | None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        max_pause: float = math.inf,
-    ) -> None:
-        self.limit = limit
-        self._max_pause = max_pause
-        self._clock = clock
-        self._sleep = sleep
-        now = clock()
-        self._rate = limit.rate if limit else math.inf
-        self._tokens = float(limit.burst) if limit else 0.0
-        self._refilled_at = now
-        self._refill_started = False  # see "Starting in step"
-        self._recovered_at = now
-        self._pause_until = -math.inf
-        # A 429 lowers the rate only for a request sent after the last adjustment (its seq
-        # is above this): the others were already in flight and say nothing new.
-        self._epoch_seq = 0
-        self._adjusted_at = -math.inf
-        self._span_start = now
-        self._span_successes = 0
-        self._window: _Window | None = None
-        self._window_floor = -math.inf
-        self._seq = 0
-        self._lock = asyncio.Lock()
-        self._queued = 0  # tasks inside ``acquire``; the lock-free path must not overtake them
-        self.rate_limited = 0
-        """How many 429 answers the client has seen."""
+    rate_limited: int
 
     @property
     def rate(self) -> float | None:
-        """The rate in force now (requests a second), ``None`` when pacing is off."""
-        return self._rate if self.limit else None
+        """The long-run pace in force, requests a second, or ``None`` when unpaced."""
 
     def try_acquire(self) -> Ticket | None:
-        """Take a turn at once if nobody is queued and nothing bids to wait; else ``None``."""
-        if self._queued:
-            return None
-        now = self._clock()
-        if self.limit is None and self._window is None and now >= self._pause_until:
-            return self._grant(now)  # unpaced, no server window, not paused: nothing to weigh
-        return self._grant(now) if self._wait_time(now) <= 0 else None
+        """A turn at once, or ``None`` when the caller must ``acquire``."""
 
     async def acquire(self) -> Ticket:
-        """Wait for this client's turn; first come, first served; cancel-safe."""
-        self._queued += 1
-        try:
-            async with self._lock:
-                while (wait := self._wait_time(self._clock())) > 0:
-                    await self._sleep(wait)
-                return self._grant(self._clock())
-        finally:
-            self._queued -= 1
+        """Wait for a turn."""
 
-    def _grant(self, now: float) -> Ticket:
-        if self.limit:
-            self._tokens -= 1.0
-        self._seq += 1
-        return Ticket(self._seq, now)
-
-    def _wait_time(self, now: float) -> float:
-        self._refill(now)
-        wait = self._pause_until - now
-        window = self._window
-        if window is not None:
-            if now >= window.end:
-                self._window, self._window_floor = None, window.end
-            elif self._seq - window.seq >= window.remaining:
-                self._epoch_seq = self._seq  # 429s for requests in flight are expected
-                wait = max(wait, window.end - now)
-        if self.limit and self._tokens < 1.0 - _EPSILON:
-            wait = max(wait, (1.0 - self._tokens) / self._rate)
-        return wait if wait > _EPSILON else 0.0
-
-    def _refill(self, now: float) -> None:
-        if not self.limit:
-            return
-        if not self._refill_started:
-            self._refilled_at = max(self._refilled_at, now)
-        elif now > self._refilled_at:
-            self._tokens = min(
-                float(self.limit.burst), self._tokens + (now - self._refilled_at) * self._rate
-            )
-            self._refilled_at = now
-        if self._rate < self.limit.rate and now - self._adjusted_at >= RECOVERY_HOLD_SECONDS:
-            step = self.limit.rate * RECOVERY_PER_SECOND * (now - self._recovered_at)
-            self._rate = min(self.limit.rate, self._rate + step)
-        self._recovered_at = now
-
-    def pause(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` from now (extends, never shortens, a pause).
-
-        A pause longer than ``max_pause`` is not applied: a server asking for such a wait
-        would freeze every task of the client, so instead each call meets the 429 itself
-        and fails fast with ``RateLimitError`` (its ``retry_after`` says how long).
-        """
-        if seconds > self._max_pause:
-            log.warning(
-                "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls "
-                "fail with RateLimitError instead of the whole client pausing", seconds,
-                self._max_pause,
-            )  # fmt: skip
-            return
-        until = self._clock() + max(0.0, seconds)
-        if until > self._pause_until:
-            self._pause_until = until
-            # The saved burst is dropped and nothing piles up while paused: one request may
-            # go when the pause ends, then the rate applies.
-            self._tokens = min(self._tokens, 1.0)
-            self._refilled_at = max(self._refilled_at, until)
+    def on_attempt_done(self, ticket: Ticket | None = None) -> None:
+        """An attempt ended without an answer (failed or cancelled)."""
 
     def on_response(
         self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
     ) -> None:
-        """Learn from one answer: count successes, pause and adapt on 429, read the headers."""
-        self.on_attempt_done()
-        if status == 429:
-            self.rate_limited += 1
-            self.pause(retry_after if retry_after is not None else self._interval())
-            if ticket.seq > self._epoch_seq:
-                self._lower_rate(self._clock())
-        elif status < 400:
-            self._span_successes += 1
-        counts = parse_rate_limit(headers)
-        if counts is not None and ticket.sent_at >= self._window_floor:
-            self._observe_window(ticket, *counts, self._clock())
+        """An attempt was answered."""
 
-    def on_attempt_done(self) -> None:
-        """Note that an attempt ended (answered or not): the bucket may start refilling."""
-        if not self._refill_started:
-            self._refill_started = True
-            self._refilled_at = max(self._refilled_at, self._clock())
+    def pause(self, seconds: float) -> None:
+        """The retry layer is about to wait ``seconds`` after a 429."""
 
-    def _interval(self) -> float:
-        return 1.0 / self._rate if self.limit else 0.0
 
-    def _lower_rate(self, now: float) -> None:
-        span = now - self._span_start
-        if self.limit:
-            if span >= ESTIMATE_MIN_SECONDS and self._span_successes:
-                new = min(self._rate, self._span_successes / span) * ESTIMATE_MARGIN
-            else:
-                new = self._rate * BURST_CUT_FACTOR
-            old, self._rate = self._rate, max(self.limit.rate * MIN_RATE_FRACTION, new)
-            log.debug(
-                "429: pacing lowered from %.3g to %.3g requests/s (%d ok in %.2fs before it)",
-                old, self._rate, self._span_successes, span,
-            )  # fmt: skip
-        self._epoch_seq = self._seq
-        self._adjusted_at = now
-        self._span_start = max(now, self._pause_until)
-        self._span_successes = 0
+def make_limiter(
+    rate_limit: RateLimit | SlidingWindow | None,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+    max_pause: float = math.inf,
+) -> Pacer:
+    """Build the in-process limiter for ``rate_limit`` (``None``: unpaced, 429s still pause)."""
+    # Imported here: both policies import Ticket from this module.
+    from ._bucket import Limiter
+    from ._window import SlidingWindowLimiter
 
-    def _observe_window(self, ticket: Ticket, remaining: int, reset: float, now: float) -> None:
-        end = now + reset
-        window = self._window
-        if window is None or end > window.end + SAME_WINDOW_SLACK:
-            self._window = _Window(ticket.seq, remaining, end)
-            return
-        window.end = min(window.end, end)
-        if ticket.seq > window.seq:
-            window.seq, window.remaining = ticket.seq, remaining
+    if isinstance(rate_limit, RateLimit):
+        return Limiter(rate_limit, clock=clock, sleep=sleep, max_pause=max_pause)
+    return SlidingWindowLimiter(rate_limit, clock=clock, sleep=sleep, max_pause=max_pause)

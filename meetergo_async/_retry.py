@@ -18,7 +18,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
@@ -94,6 +93,17 @@ class _wait_server_hint(wait_base):
         return float(hint) if hint is not None else float(self.fallback(retry_state))
 
 
+class _stop_after_counted_attempts(stop_base):
+    """Stop after ``limit`` attempts, not counting those that only probed a client-wide pause."""
+
+    def __init__(self, limit: int, uncounted: Callable[[], int]) -> None:
+        self.limit = limit
+        self.uncounted = uncounted
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.attempt_number - self.uncounted() >= self.limit
+
+
 class _stop_on_long_retry_after(stop_base):
     """Stop when the server asks for a longer wait than the policy accepts."""
 
@@ -129,6 +139,8 @@ class RetryContext:
     sleep: Sleep
     on_retry: OnRetry | None = None
     on_wait: Callable[[MeetergoError, float], None] | None = None
+    uncounted: Callable[[], int] = lambda: 0
+    """How many attempts so far only probed a client-wide pause (they do not count)."""
 
     @property
     def deadline_at(self) -> float | None:
@@ -175,9 +187,9 @@ async def _call_hook(hook: OnRetry, event: RetryEvent) -> None:
 
 def _build(ctx: RetryContext) -> AsyncRetrying:
     policy = ctx.policy
-    stop: Any = stop_after_attempt(policy.max_attempts) | _stop_on_long_retry_after(
-        policy.max_retry_after
-    )
+    stop: Any = _stop_after_counted_attempts(
+        policy.max_attempts, ctx.uncounted
+    ) | _stop_on_long_retry_after(policy.max_retry_after)
     if ctx.deadline_at is not None:
         stop = stop | _stop_before_deadline(ctx.deadline_at, ctx.clock)
     backoff = wait_random_exponential(multiplier=policy.initial_backoff, max=policy.max_backoff)

@@ -211,10 +211,19 @@ def _table(page: str) -> dict[str, str]:
     return {name: cell.strip() for name, cell in rows}
 
 
+def _rows(page: str, *_: str) -> dict[str, tuple[str, str]]:
+    """Map each backticked name of a three-column table (name, `module`, value) to the rest."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| (`_\w+`) \| ([^|]+) \|", text, re.MULTILINE)
+    return {name: (module, value.strip()) for name, module, value in rows}
+
+
 def test_documented_defaults_match_the_code() -> None:
     """The numbers the pages quote are the code's: a changed default fails here."""
+    import importlib
+
     from meetergo_async import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, RetryPolicy
-    from meetergo_async import _ratelimit as limiter
+    from meetergo_async import _bucket as limiter
 
     page = "docs/retries-and-rate-limits.md"
     table = _table(page)
@@ -235,6 +244,11 @@ def test_documented_defaults_match_the_code() -> None:
     back = limiter.RECOVERY_HOLD_SECONDS + limiter.BURST_CUT_FACTOR / limiter.RECOVERY_PER_SECOND
     text = (ROOT / page).read_text(encoding="utf-8")
     assert f"back at 100 about {back:g} s later" in text, (page, back)
+    rows = _rows(page)
+    assert len(rows) >= 7, (page, rows)
+    for name, (module, value) in rows.items():
+        actual = getattr(importlib.import_module(f"meetergo_async.{module.strip('`')}"), name)
+        assert float(value.split()[0]) == actual, (page, name)
 
     options = _table("docs/quickstart.md")
     assert options["timeout"].startswith(f"`{DEFAULT_TIMEOUT!r}`")

@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from meetergo_async import RateLimit
-from meetergo_async._ratelimit import (
+from meetergo_async._bucket import (
     BURST_CUT_FACTOR,
     ESTIMATE_MARGIN,
     RECOVERY_HOLD_SECONDS,
     RECOVERY_PER_SECOND,
     Limiter,
-    Ticket,
 )
+from meetergo_async._ratelimit import Ticket
 from tests.conftest import FakeTime
 
 

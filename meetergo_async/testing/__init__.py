@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from meetergo_async.testing._limits import FixedWindow, TokenBucket
+from meetergo_async.testing._limits import FixedWindow, NestThrottler, TokenBucket
 from meetergo_async.testing._options import DEFAULT_FAIL_STATUSES, DEFAULT_RATE_LIMIT
 from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
@@ -40,6 +40,7 @@ __all__ = [
     "DROPPED",
     "FakeMeetergo",
     "FixedWindow",
+    "NestThrottler",
     "RecordedRequest",
     "TokenBucket",
 ]

@@ -208,6 +208,7 @@ class FakeApp:
             rate_headers=rate.rate_headers,
             retry_after=rate.retry_after,
             suffix=rate.suffix,
+            nest=rate.nest,
         )
         return verdict.allowed, headers
 

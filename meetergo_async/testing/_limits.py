@@ -1,6 +1,8 @@
-"""The fake server's rate limiters: ``TokenBucket`` and ``FixedWindow``, one budget per credential.
+"""The fake server's rate limiters, one budget per credential.
 
-Pure and clock-driven: a limiter reads time only from the clock it was given, so tests step a
+``NestThrottler`` counts exactly as meetergo's server does (NestJS's throttler, 6.x): the
+default. ``TokenBucket`` and ``FixedWindow`` model other servers. Pure and clock-driven: a
+limiter reads time only from the clock it was given, so tests step a
 fake clock instead of sleeping. ``hit`` counts one request and returns a ``Verdict``;
 ``limit_headers`` turns it into the response headers NestJS's throttler would send.
 """
@@ -8,13 +10,14 @@ fake clock instead of sleeping. ``hit`` counts one request and returns a ``Verdi
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 import attrs
 
-from meetergo_async._validate import check_positive, count, positive
+from meetergo_async._validate import check_non_negative, check_positive, count, positive
 
 Clock = Callable[[], float]
 
@@ -67,6 +70,44 @@ class FixedWindow:
 
     limit: int = attrs.field(validator=count)
     window_seconds: float = attrs.field(validator=positive)
+
+
+def _block_seconds(_: object, attribute: attrs.Attribute[float | None], value: object) -> None:
+    if value is not None:
+        check_non_negative(attribute.name, value)
+
+
+@attrs.frozen
+class NestThrottler:
+    """NestJS's throttler (``@nestjs/throttler`` 6.x), as meetergo runs it, per credential.
+
+    A sliding log: each request counts for ``ttl`` seconds after it arrived, and one that
+    would make more than ``limit`` count blocks the credential for ``block`` seconds (default
+    ``ttl``). A blocked credential's requests are refused and not counted, even after the
+    old ones expired; the first request after the block starts a fresh log. With
+    ``block=0`` there is no block: a request over the limit is refused and not counted.
+
+    Headers, as NestJS sends them: on an allowed request ``X-RateLimit-Limit``,
+    ``X-RateLimit-Remaining`` (``limit`` minus the requests counting now) and
+    ``X-RateLimit-Reset`` (whole seconds, rounded up, until a per-credential timer ends that
+    starts at its first request and restarts at the first request after it ran out: not
+    when the budget comes back); on a refusal only ``Retry-After`` (whole seconds until the
+    block ends).
+
+    Raises:
+        ValueError: ``limit`` is below 1, ``ttl`` is not a finite number > 0, or ``block``
+            is negative.
+        TypeError: a value has the wrong type.
+    """
+
+    limit: int = attrs.field(validator=count)
+    ttl: float = attrs.field(validator=positive)
+    block: float | None = attrs.field(default=None, validator=_block_seconds)
+
+    @property
+    def block_seconds(self) -> float:
+        """How long one overshoot blocks the credential (``ttl`` unless ``block`` was given)."""
+        return self.ttl if self.block is None else float(self.block)
 
 
 class Verdict(NamedTuple):
@@ -155,20 +196,77 @@ class _FixedWindowLimiter:
         return Verdict(allowed, self._limit, remaining, reset, 0 if allowed else reset)
 
 
-def make_limiter(config: TokenBucket | FixedWindow, clock: Clock) -> Limiter:
+@dataclass(slots=True)
+class _Log:
+    """One credential's sliding log: arrival times, the Reset timer, the block's end."""
+
+    timer_ends: float
+    hits: deque[float] = field(default_factory=deque)
+    blocked_until: float | None = None
+
+
+class _NestLimiter:
+    __slots__ = ("_block", "_clock", "_limit", "_logs", "_ttl")
+
+    def __init__(self, config: NestThrottler, clock: Clock) -> None:
+        self._limit, self._ttl = config.limit, float(config.ttl)
+        self._block = config.block_seconds
+        self._clock = clock
+        self._logs: dict[str, _Log] = {}
+
+    def hit(self, key: str) -> Verdict:
+        now = self._clock()
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = _Log(now + self._ttl)
+        hits = log.hits
+        while hits and hits[0] + self._ttl <= now + _EPSILON:
+            hits.popleft()  # NestJS forgets each hit by a timer of ttl after it arrived
+        if log.timer_ends <= now + _EPSILON:
+            log.timer_ends = now + self._ttl
+        reset = _ceil_seconds(log.timer_ends - now)
+        if log.blocked_until is not None:
+            if now < log.blocked_until - _EPSILON:
+                return self._refused(reset, log.blocked_until - now)
+            log.blocked_until = None  # the first request after a block starts a fresh log
+            hits.clear()
+        if not self._block and len(hits) >= self._limit:
+            return self._refused(reset, hits[0] + self._ttl - now)
+        hits.append(now)
+        if len(hits) > self._limit:
+            log.blocked_until = now + self._block
+            return self._refused(reset, self._block)
+        return Verdict(True, self._limit, self._limit - len(hits), reset, 0)
+
+    def _refused(self, reset: int, wait: float) -> Verdict:
+        return Verdict(False, self._limit, 0, reset, _ceil_seconds(wait))
+
+
+def make_limiter(config: TokenBucket | FixedWindow | NestThrottler, clock: Clock) -> Limiter:
     """Build the per-credential limiter state for ``config``, reading time from ``clock``."""
+    if isinstance(config, NestThrottler):
+        return _NestLimiter(config, clock)
     if isinstance(config, TokenBucket):
         return _TokenBucketLimiter(config, clock)
     if isinstance(config, FixedWindow):
         return _FixedWindowLimiter(config, clock)
-    raise TypeError(f"rate_limit must be a TokenBucket, FixedWindow or None, got {config!r}")
+    raise TypeError(
+        f"rate_limit must be a NestThrottler, TokenBucket, FixedWindow or None, got {config!r}"
+    )
 
 
 def limit_headers(
-    verdict: Verdict, *, rate_headers: bool, retry_after: bool, suffix: str
+    verdict: Verdict, *, rate_headers: bool, retry_after: bool, suffix: str, nest: bool = False
 ) -> dict[str, str]:
-    """Return the rate-limit headers for ``verdict``; ``suffix`` names a NestJS throttler."""
+    """Return the rate-limit headers for ``verdict``; ``suffix`` names a NestJS throttler.
+
+    ``nest``: as NestJS sends them, ``X-RateLimit-*`` only on an allowed request, and with
+    ``rate_headers`` off no header at all (``Retry-After`` included).
+    """
     headers: dict[str, str] = {}
+    if nest:
+        retry_after = retry_after and rate_headers
+        rate_headers = rate_headers and verdict.allowed
     if rate_headers:
         headers["X-RateLimit-Limit" + suffix] = str(verdict.limit)
         headers["X-RateLimit-Remaining" + suffix] = str(verdict.remaining)

@@ -10,10 +10,17 @@ from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from meetergo_async._validate import check_fraction
-from meetergo_async.testing._limits import Clock, FixedWindow, Limiter, TokenBucket, make_limiter
+from meetergo_async.testing._limits import (
+    Clock,
+    FixedWindow,
+    Limiter,
+    NestThrottler,
+    TokenBucket,
+    make_limiter,
+)
 
-DEFAULT_RATE_LIMIT: Final = TokenBucket.per_minute(100, burst=200)
-"""meetergo's documented budget per credential: 100 requests a minute, bursts up to 200."""
+DEFAULT_RATE_LIMIT: Final = NestThrottler(100, 60.0)
+"""meetergo's limit per credential, counted as its server does: 100 requests in any 60 s."""
 DEFAULT_FAIL_STATUSES: Final = (500, 502, 503, 504)
 
 
@@ -38,6 +45,7 @@ class RateOptions(NamedTuple):
     rate_headers: bool
     retry_after: bool
     suffix: str
+    nest: bool = False
 
 
 def build_faults(
@@ -64,7 +72,7 @@ def build_faults(
 
 
 def build_rate(
-    rate_limit: TokenBucket | FixedWindow | None,
+    rate_limit: NestThrottler | TokenBucket | FixedWindow | None,
     clock: Clock,
     rate_limit_headers: bool | None,
     retry_after_header: bool,
@@ -73,9 +81,10 @@ def build_rate(
     """Build the per-credential limiter, if any, and decide which headers describe it.
 
     Raises:
-        TypeError: ``rate_limit`` is not a ``TokenBucket``, ``FixedWindow`` or ``None``.
+        TypeError: ``rate_limit`` is not one of the limiters or ``None``.
     """
     limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
+    nest = isinstance(rate_limit, NestThrottler)
     if rate_limit_headers is None:
-        rate_limit_headers = isinstance(rate_limit, FixedWindow)
-    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix)
+        rate_limit_headers = nest or isinstance(rate_limit, FixedWindow)
+    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix, nest)

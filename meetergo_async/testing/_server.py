@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from meetergo_async._validate import check_count, check_non_negative, check_strings
 from meetergo_async.testing._app import FakeApp
-from meetergo_async.testing._limits import Clock, FixedWindow, TokenBucket
+from meetergo_async.testing._limits import Clock, FixedWindow, NestThrottler, TokenBucket
 from meetergo_async.testing._listener import Listener
 from meetergo_async.testing._options import (
     DEFAULT_FAIL_STATUSES,
@@ -66,10 +66,14 @@ class FakeMeetergo:
         expired_api_keys: keys answered with 401 "API key has expired".
         personal_tokens: accepted personal access tokens.
         user_ids: the known users (at least one).
-        rate_limit: a ``TokenBucket`` or ``FixedWindow`` per credential; ``None`` for none.
+        rate_limit: the limit per credential: a ``NestThrottler`` (the default, meetergo's
+            100 in any 60 s, counted as its server counts), a ``TokenBucket`` or a
+            ``FixedWindow``; ``None`` for none.
         rate_limit_headers: send ``X-RateLimit-Limit``/``-Remaining``/``-Reset``. ``None``
-            (the default) sends them for a ``FixedWindow``, whose windows they describe the
-            way NestJS does, and not for a ``TokenBucket``, which has no window to describe.
+            (the default) sends them for a ``NestThrottler`` and a ``FixedWindow``, and not
+            for a ``TokenBucket``, which has no window to describe. ``False`` with a
+            ``NestThrottler`` sends no rate-limit header at all, ``Retry-After`` included
+            (NestJS's ``setHeaders: false``).
         retry_after_header: send ``Retry-After`` (whole seconds, at least 1) on a 429.
         header_suffix: appended to those header names, e.g. ``"-short"`` for a NestJS
             throttler named ``short``.
@@ -99,7 +103,7 @@ class FakeMeetergo:
         expired_api_keys: Iterable[str] = (),
         personal_tokens: Iterable[str] = (DEFAULT_PERSONAL_TOKEN,),
         user_ids: Iterable[str] = (DEFAULT_USER_ID,),
-        rate_limit: TokenBucket | FixedWindow | None = DEFAULT_RATE_LIMIT,
+        rate_limit: NestThrottler | TokenBucket | FixedWindow | None = DEFAULT_RATE_LIMIT,
         rate_limit_headers: bool | None = None,
         retry_after_header: bool = True,
         header_suffix: str = "",

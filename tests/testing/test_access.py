@@ -177,16 +177,21 @@ async def test_header_suffix_names_the_throttler(session: aiohttp.ClientSession)
 
 async def test_default_limit_is_meetergos(session: aiohttp.ClientSession) -> None:
     async with FakeMeetergo(clock=FakeClock()) as fake:
-        statuses = [(await get_list(session, fake)).status for _ in range(201)]
-    assert statuses == [200] * 200 + [429]
+        statuses = [(await get_list(session, fake)).status for _ in range(101)]
+    assert statuses == [200] * 100 + [429]
 
 
-async def test_rate_limit_headers_default_to_windows_only(session: aiohttp.ClientSession) -> None:
-    async with FakeMeetergo() as fake:
+async def test_rate_limit_headers_default_to_nestjs_and_windows(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with FakeMeetergo(rate_limit=TokenBucket.per_minute(100)) as fake:
         bucket = await get_list(session, fake)
     async with FakeMeetergo(rate_limit=FixedWindow(5, 60.0)) as fake:
         window = await get_list(session, fake)
-    # NestJS's X-RateLimit-* headers describe fixed windows; a token bucket has none.
+    async with FakeMeetergo() as fake:
+        nest = await get_list(session, fake)
+    # NestJS's X-RateLimit-* headers describe its log or fixed windows; a bucket has none.
+    assert nest.headers["X-RateLimit-Remaining"] == "99"
     assert "X-RateLimit-Remaining" not in bucket.headers
     assert window.headers["X-RateLimit-Limit"] == "5"
     assert window.headers["X-RateLimit-Remaining"] == "4"

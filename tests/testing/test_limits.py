@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from meetergo_async.testing import DEFAULT_RATE_LIMIT, FixedWindow, TokenBucket
+from meetergo_async.testing import FixedWindow, TokenBucket
 from meetergo_async.testing._limits import Verdict, limit_headers, make_limiter
 
 
@@ -19,7 +19,7 @@ class Clock:
 
 
 def test_per_minute_and_per_second_build_buckets() -> None:
-    assert TokenBucket(rate=100 / 60, burst=200) == DEFAULT_RATE_LIMIT
+    assert TokenBucket(rate=100 / 60, burst=200) == TokenBucket.per_minute(100, burst=200)
     assert TokenBucket.per_minute(30) == TokenBucket(rate=0.5, burst=30)
     assert TokenBucket.per_second(2.5) == TokenBucket(rate=2.5, burst=3)
 

@@ -1,0 +1,368 @@
+"""Pacing against a sliding log with a block: meetergo's throttler (NestJS's, 6.x).
+
+The server keeps, per API key, the arrival time of each request for ``seconds``; one request
+over ``limit`` blocks the key for a whole window, and the first request after the block
+starts a fresh log. An overshoot therefore costs a window of throughput, so this limiter
+never bets on one. Hand-written: the libraries that pace a sliding window (aiolimiter,
+pyrate-limiter, limits) count send times only; none knows in-flight requests, the server's
+``Remaining``, a block, or probing it. Four rules decide when a request may go:
+
+1. **Its own log** (``_window_log.OwnLog``). A request counts from when it was sent until
+   ``seconds`` after its answer, so the log never falls short of what the server counts.
+   At most ``limit`` count at once: the configured limit, or ``X-RateLimit-Limit`` when
+   lower, or without headers what 429s taught (``_window_log.Lesson``).
+2. **Neighbours.** When an answer's ``X-RateLimit-Remaining`` shows the server counting
+   more than this client can have sent, another user of the key is active. For a window
+   from then on the client claims only ``NEIGHBOUR_SHARE`` of the free slots (it reuses its
+   own as they expire), so two clients reading the same ``Remaining`` do not both spend
+   it. Requests that may not have been counted yet (in flight, or answered after that one
+   was sent) are subtracted as a set, so answers out of order cannot cause an overshoot.
+   ``X-RateLimit-Reset`` is not a refill time on a sliding log; without a configured
+   window its largest value is taken as the window.
+3. **A 429 pauses the client**: until ``Retry-After`` when sent; else probes go one at a
+   time with growing waits (``PROBE_FIRST``, times ``PROBE_GROWTH``, at most ``PROBE_CAP``
+   of a window), one of them when a block of a whole window would end. Probes into a
+   block never lower anything.
+4. **The first answer after a block** started a fresh log on the server: the client
+   forgets its own and resumes with the full budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+
+from ._config import SlidingWindow
+from ._http import Throttler, parse_throttlers
+from ._ratelimit import Ticket
+from ._window_log import COUNT_SLACK, Hit, Lesson, OwnLog
+
+__all__ = ["SlidingWindowLimiter"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_SECONDS = 60.0
+"""The window assumed when none is configured and no ``X-RateLimit-Reset`` came (meetergo's)."""
+NEIGHBOUR_SHARE = 0.5
+"""The part of the free slots claimed while another user of the key is active."""
+REFRESH = 0.25
+"""Seconds between re-reads of the server's count while the neighbours' share holds back."""
+PROBE_FIRST = 0.25
+"""Seconds from a 429 without ``Retry-After`` to the first probe."""
+PROBE_GROWTH = 4.0
+"""Each refused probe multiplies the wait before the next one."""
+PROBE_CAP = 0.5
+"""Probes are never further apart than this part of a window."""
+
+
+class _Block:
+    """A refusal in progress: when it began, what the server had accepted, the next probe."""
+
+    __slots__ = ("accepted", "backoff", "probe", "seen")
+
+    def __init__(self, seen: int, accepted: int) -> None:
+        self.seen = seen  # requests granted when the first refusal came back: later are probes
+        self.accepted = accepted  # ours the server counted when it refused
+        self.backoff = PROBE_FIRST
+        self.probe: int | None = None  # the probe in flight
+
+
+class SlidingWindowLimiter:
+    """Paces one client's requests under a sliding-window limit; see the module's rules.
+
+    Args:
+        window: the configured ``SlidingWindow``, or ``None`` for no limit of its own (the
+            server's headers and 429s still apply).
+        clock: a monotonic clock in seconds.
+        sleep: an awaitable sleep.
+        max_pause: the longest client-wide pause a ``Retry-After`` may start.
+    """
+
+    def __init__(
+        self,
+        window: SlidingWindow | None,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        max_pause: float = math.inf,
+    ) -> None:
+        self.window = window
+        self._clock, self._sleep, self._max_pause = clock, sleep, max_pause
+        self._log = OwnLog(window.seconds if window else DEFAULT_WINDOW_SECONDS)
+        self._limit: int | None = window.limit if window else None
+        self._lesson = Lesson(window.limit, clock()) if window else None
+        self._told = False  # X-RateLimit-Limit set the limit
+        self._window_told = False  # X-RateLimit-Reset set the window
+        self._logging = window is not None  # keep ended requests once a limit needs them
+        self._quota: int | None = None
+        self._quota_until = -math.inf
+        self._reserve = 0  # slots surely free on the server, less ours sent since
+        self._observed_at = -math.inf
+        self._foreign_low: int | None = None  # the fewest of others' requests seen counted
+        self._foreign_peak = 0  # the most of others' requests seen counted within a window
+        self._peak_until = -math.inf
+        self._busy_until = -math.inf  # until then, the neighbours were sending
+        self._neighbour_until = -math.inf
+        self._pause_until = -math.inf
+        self._block: _Block | None = None
+        self._refused_at = -math.inf  # when the current block's first refusal came back
+        self._block_ended = 0  # the request that ended the last block
+        # Until the first answer, one request at a time (unpaced: no such care).
+        self._heard = window is None
+        self._seq = self._queued = 0
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self.rate_limited = 0
+        """How many 429 answers the client has seen."""
+
+    @property
+    def rate(self) -> float | None:
+        """The long-run pace in force (requests a second), ``None`` without a limit."""
+        limit = self._own_limit()
+        return None if limit is None else limit / self._log.seconds
+
+    def _own_limit(self) -> int | None:
+        taught = self._lesson.limit if self._lesson else None
+        limits = [n for n in (self._limit, taught) if n is not None]
+        return min(limits) if limits else None
+
+    def try_acquire(self) -> Ticket | None:
+        """Take a turn at once if nobody is queued and the rules allow it; else ``None``."""
+        if self._queued:
+            return None
+        now = self._clock()
+        return self._grant(now) if self._wait(now) == 0.0 else None
+
+    async def acquire(self) -> Ticket:
+        """Wait for this client's turn; first come, first served; cancel-safe."""
+        self._queued += 1
+        try:
+            async with self._lock:
+                while (wait := self._wait(self._clock())) != 0.0:
+                    await self._wait_for_change(wait)
+                return self._grant(self._clock())
+        finally:
+            self._queued -= 1
+
+    async def _wait_for_change(self, seconds: float | None) -> None:
+        """Sleep ``seconds`` (``None``: until an answer), waking early when an answer comes."""
+        waiting: list[asyncio.Future[object]] = [asyncio.ensure_future(self._changed.wait())]
+        if seconds is not None:
+            waiting.append(asyncio.ensure_future(self._sleep(seconds)))
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in waiting:
+                future.cancel()
+
+    def _grant(self, now: float) -> Ticket:
+        self._seq += 1
+        self._reserve -= 1
+        self._log.start(self._seq, now)
+        if self._block is not None:
+            self._block.probe = self._seq
+            return Ticket(self._seq, now, probe=True)
+        return Ticket(self._seq, now)
+
+    def _wait(self, now: float) -> float | None:
+        """0.0 to send now, else seconds to wait, or ``None`` to wait for an answer."""
+        if now < self._pause_until:
+            return self._pause_until - now
+        if self._block is not None:
+            # One probe at a time, whatever the log: the server refuses it uncounted, or the
+            # block is over and its log starts afresh with it.
+            return None if self._block.probe is not None else 0.0
+        in_flight = bool(self._log.in_flight)
+        if not self._heard and in_flight:
+            return None  # the first answer tells whether others already use the key
+        if not self._logging:
+            return 0.0
+        live = self._log.live(now)
+        cap = self._cap(now)
+        if cap is not None and live >= cap:
+            return self._wait_for_room(now, in_flight)
+        refused = self._lesson.refused_at if self._lesson else None
+        if refused is not None and live >= refused - 1 and in_flight:
+            return None  # at a level once refused: one request at a time
+        return 0.0
+
+    def _wait_for_room(self, now: float, in_flight: bool) -> float | None:
+        """At the cap: wait for one of ours to expire, or re-read the server's count.
+
+        Held back by the share of neighbours that have stopped sending, with room left and
+        nothing in flight, one request re-reads ``Remaining`` every ``REFRESH`` seconds: the
+        neighbours' requests expire, and only an answer tells when.
+        """
+        expiry = self._log.next_expiry()
+        wait = None if expiry is None else max(expiry - now, 1e-3)
+        if self._reserve >= 1 and not in_flight and self._quota_binds(now):
+            refresh = max(self._observed_at + REFRESH, self._busy_until) - now
+            if refresh <= 0.0:
+                return 0.0
+            wait = refresh if wait is None else min(wait, refresh)
+        return wait
+
+    def _quota_binds(self, now: float) -> bool:
+        limit = self._own_limit()
+        quota = self._quota if now < self._quota_until else None
+        return quota is not None and (limit is None or quota < limit)
+
+    def _cap(self, now: float) -> int | None:
+        cap = self._own_limit()
+        if self._quota is not None and now < self._quota_until:
+            cap = self._quota if cap is None else min(cap, self._quota)
+        return cap
+
+    def pause(self, seconds: float) -> None:
+        """The retry layer's wait after a 429: ``on_response`` has already paused the client."""
+
+    def on_attempt_done(self, ticket: Ticket | None = None) -> None:
+        """Note that an attempt ended without an answer (failed or cancelled)."""
+        if ticket is not None and self._end(ticket, 0) is not None:
+            self._notify()
+
+    def on_response(
+        self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
+    ) -> None:
+        """Learn from one answer: the server's count, a block, its end."""
+        hit = self._end(ticket, status)
+        if hit is None:
+            return
+        self._heard = True
+        if status == 429:
+            self._logging = True
+            self._refused(hit, retry_after, hit.ended)
+        else:
+            self._answered(hit, headers, hit.ended)
+        self._notify()
+
+    def _end(self, ticket: Ticket, status: int) -> Hit | None:
+        if self._block is not None and self._block.probe == ticket.seq:
+            self._block.probe = None
+        return self._log.end(ticket.seq, status, self._clock(), keep=self._logging)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _answered(self, hit: Hit, headers: Mapping[str, str], now: float) -> None:
+        block = self._block
+        if block is not None and hit.seq > block.seen:
+            self._end_block(block, hit, now)
+        elif block is not None and hit.accepted:
+            block.accepted += 1  # sent before the refusal came back: counted before it
+        throttlers = parse_throttlers(headers)
+        tightest = _tightest(throttlers)
+        if tightest is not None and tightest.remaining is not None:
+            if not self._logging:  # from now on a limit is known: keep the log
+                self._logging = True
+                self._log.done.append(hit)
+            if self.window is None and tightest.reset is not None:
+                self._learn_window(tightest.reset)
+            # Several named throttlers are not one window: then only Remaining is used.
+            told = tightest.limit if len(throttlers) == 1 else None
+            self._observe(hit, told, tightest.remaining, now)
+        elif self._block is None and hit.accepted and self._lesson is not None:
+            self._lesson.quiet(self._log.surely_accepted(now), now, self._log.seconds)
+
+    def _learn_window(self, reset: float) -> None:
+        if not self._window_told or reset > self._log.seconds:
+            self._log.seconds, self._window_told = max(reset, 1.0), True
+
+    def _observe(self, hit: Hit, told: int | None, remaining: int, now: float) -> None:
+        """Rule 2: what the server says it counts, against what this client can have sent."""
+        if told is not None:
+            self._limit = told if self.window is None else min(self.window.limit, told)
+            self._told = True
+            if self._lesson is not None:
+                self._lesson.forget()
+        server = told if told is not None else self._limit
+        if server is None:
+            return
+        live = self._log.live(now)
+        self._track_neighbours(server - remaining - live, COUNT_SLACK * server + 1, now)
+        if now >= self._neighbour_until:
+            self._quota = None  # alone on the key: the log alone keeps under the limit
+            return
+        # Free: what the server had free, plus ours it surely counted, minus all of ours
+        # that may count (ours not yet counted, or answered out of order, are not free).
+        free = max(0, remaining + 1 + self._log.counted_before(hit, now) - live)
+        busy = now < self._busy_until
+        if busy:
+            # Half of what is free, and never more than the others leave at their busiest:
+            # their requests expire as ours do, and both would see those slots free.
+            claim = math.floor(NEIGHBOUR_SHARE * free)
+            self._quota = min(live + claim, server - self._foreign_peak)
+        else:  # they stopped: all but one slot, which re-reads the count
+            self._quota = live + max(0, free - 1)
+        self._quota_until = now + self._log.seconds
+        # Each answer bounds what is free now from below; while nobody else sends, the best
+        # bound holds.
+        bound = remaining - self._log.maybe_after(hit)
+        self._reserve = bound if busy else max(self._reserve, bound)
+        self._observed_at = now
+
+    def _track_neighbours(self, foreign: int, slack: float, now: float) -> None:
+        """Note the others' requests the server counts: whether there are any, and growing.
+
+        ``foreign`` is a lower bound: what the server counted beyond all of ours that may
+        count. Growing beyond ``slack`` since its lowest point means they are sending.
+        """
+        if foreign > 0:
+            self._neighbour_until = now + self._log.seconds
+        if now >= self._peak_until or foreign > self._foreign_peak:
+            self._foreign_peak, self._peak_until = foreign, now + self._log.seconds
+        low = self._foreign_low
+        if low is None:
+            if foreign > 0:  # new to us: sending or not, the next answers tell
+                self._busy_until = now + REFRESH
+            self._foreign_low = foreign
+        elif foreign > low + slack:
+            self._busy_until = now + self._log.seconds
+            self._foreign_low = foreign
+        else:
+            self._foreign_low = min(low, foreign)
+
+    def _refused(self, hit: Hit, retry_after: float | None, now: float) -> None:
+        """Rule 3: a 429 stops the client until the block ends."""
+        self.rate_limited += 1
+        block = self._block
+        if hit.seq <= self._block_ended or (block is not None and hit.seq <= block.seen):
+            return  # sent before the last block ended, or before this one was known
+        if retry_after is not None and retry_after > self._max_pause:
+            log.warning(
+                "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls "
+                "fail with RateLimitError instead of the whole client pausing",
+                retry_after, self._max_pause,
+            )  # fmt: skip
+            return
+        if block is None:
+            block = self._block = _Block(self._seq, self._log.surely_accepted(now))
+            self._refused_at = now
+        if retry_after is not None:
+            until = now + retry_after  # whole seconds rounded up, from the answer: not early
+        else:
+            until = now + block.backoff
+            block.backoff = min(PROBE_GROWTH * block.backoff, PROBE_CAP * self._log.seconds)
+            expected_end = self._refused_at + self._log.seconds  # a block of one window
+            if now < expected_end:
+                until = min(until, expected_end)
+        self._pause_until = max(self._pause_until, until)
+        self._quota = None
+
+    def _end_block(self, block: _Block, hit: Hit, now: float) -> None:
+        """Rule 4: the first answer after a block; the server started a fresh log with it."""
+        self._block = None
+        self._block_ended = hit.seq
+        self._log.restart(hit)
+        self._quota = None
+        if self._lesson is not None and not self._told:
+            self._lesson.blocked(block.accepted, now, self._log.seconds)
+
+
+def _tightest(throttlers: list[Throttler]) -> Throttler | None:
+    """The throttler with the fewest requests remaining."""
+    known = [t for t in throttlers if t.remaining is not None]
+    return min(known, key=lambda t: t.remaining or 0) if known else None
