@@ -17,7 +17,7 @@ import attrs
 from multidict import CIMultiDict
 from yarl import URL
 
-from . import _http
+from . import _answers
 from ._config import RetryPolicy
 from ._ratelimit import Pacer
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
@@ -153,7 +153,7 @@ class Caller:
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
             return call.parse(decode_success(answer.body, method, call.path))
-        error = _http.error_for_status(
+        error = _answers.error_for_status(
             status, answer.reason, dict(headers), answer.body,
             method=method, path=call.path, secrets=self._secrets,
         )  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any, Final, Self
 
 import aiohttp
 
-from . import _http
+from . import _answers, _http
 from ._bulk import BulkItem, iter_bulk, run_bulk
 from ._call import Call, Caller, ClientStats
 from ._config import (
@@ -124,7 +124,7 @@ class MeetergoClient:
         )
         self._caller = Caller(
             self._transport, self._limiter, max_concurrency=max_concurrency,
-            timeout=settings.timeout, secrets=_http.secret_parts(settings.api_key),
+            timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
             clock=clock, sleep=sleep, on_retry=on_retry,
         )  # fmt: skip
         self._state = _State.UNOPENED

@@ -21,7 +21,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from ._http import decode_json
+from ._answers import decode_json
 from ._validate import ArgumentTypeError, ArgumentValueError
 from .models import CalendarConnection, CalendarConnectionUpdate
 

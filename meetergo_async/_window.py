@@ -11,14 +11,10 @@ pyrate-limiter, limits) count send times only; none knows in-flight requests, th
    ``seconds`` after its answer, so the log never falls short of what the server counts.
    At most ``limit`` count at once: the configured limit, or ``X-RateLimit-Limit`` when
    lower, or without headers what 429s taught (``_window_log.Lesson``).
-2. **Neighbours.** When an answer's ``X-RateLimit-Remaining`` shows the server counting
-   more than this client can have sent, another user of the key is active. For a window
-   from then on the client claims only ``NEIGHBOUR_SHARE`` of the free slots (it reuses its
-   own as they expire), so two clients reading the same ``Remaining`` do not both spend
-   it. Requests that may not have been counted yet (in flight, or answered after that one
-   was sent) are subtracted as a set, so answers out of order cannot cause an overshoot.
-   ``X-RateLimit-Reset`` is not a refill time on a sliding log; without a configured
-   window its largest value is taken as the window.
+2. **Neighbours** (``_neighbours``). When ``X-RateLimit-Remaining`` shows the server
+   counting more than this client can have sent, others use the key: the client leaves
+   them their share. ``X-RateLimit-Reset`` is not a refill time on a sliding log; without a
+   configured window its largest value is taken as the window.
 3. **A 429 pauses the client**: until ``Retry-After`` when sent; else probes go one at a
    time with growing waits (``PROBE_FIRST``, times ``PROBE_GROWTH``, at most ``PROBE_CAP``
    of a window), one of them when a block of a whole window would end. Probes into a
@@ -36,8 +32,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from ._config import SlidingWindow
 from ._http import Throttler, parse_throttlers
+from ._neighbours import Neighbours
 from ._ratelimit import Ticket
-from ._window_log import COUNT_SLACK, Hit, Lesson, OwnLog
+from ._window_log import Hit, Lesson, OwnLog
 
 __all__ = ["SlidingWindowLimiter"]
 
@@ -45,10 +42,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_SECONDS = 60.0
 """The window assumed when none is configured and no ``X-RateLimit-Reset`` came (meetergo's)."""
-NEIGHBOUR_SHARE = 0.5
-"""The part of the free slots claimed while another user of the key is active."""
-REFRESH = 0.25
-"""Seconds between re-reads of the server's count while the neighbours' share holds back."""
 PROBE_FIRST = 0.25
 """Seconds from a 429 without ``Retry-After`` to the first probe."""
 PROBE_GROWTH = 4.0
@@ -96,15 +89,7 @@ class SlidingWindowLimiter:
         self._told = False  # X-RateLimit-Limit set the limit
         self._window_told = False  # X-RateLimit-Reset set the window
         self._logging = window is not None  # keep ended requests once a limit needs them
-        self._quota: int | None = None
-        self._quota_until = -math.inf
-        self._reserve = 0  # slots surely free on the server, less ours sent since
-        self._observed_at = -math.inf
-        self._foreign_low: int | None = None  # the fewest of others' requests seen counted
-        self._foreign_peak = 0  # the most of others' requests seen counted within a window
-        self._peak_until = -math.inf
-        self._busy_until = -math.inf  # until then, the neighbours were sending
-        self._neighbour_until = -math.inf
+        self._neighbours = Neighbours(self._log)
         self._pause_until = -math.inf
         self._block: _Block | None = None
         self._refused_at = -math.inf  # when the current block's first refusal came back
@@ -159,7 +144,7 @@ class SlidingWindowLimiter:
 
     def _grant(self, now: float) -> Ticket:
         self._seq += 1
-        self._reserve -= 1
+        self._neighbours.reserve -= 1
         self._log.start(self._seq, now)
         if self._block is not None:
             self._block.probe = self._seq
@@ -189,30 +174,22 @@ class SlidingWindowLimiter:
         return 0.0
 
     def _wait_for_room(self, now: float, in_flight: bool) -> float | None:
-        """At the cap: wait for one of ours to expire, or re-read the server's count.
-
-        Held back by the share of neighbours that have stopped sending, with room left and
-        nothing in flight, one request re-reads ``Remaining`` every ``REFRESH`` seconds: the
-        neighbours' requests expire, and only an answer tells when.
-        """
+        """At the cap: wait for one of ours to expire, or to re-read the server's count."""
         expiry = self._log.next_expiry()
         wait = None if expiry is None else max(expiry - now, 1e-3)
-        if self._reserve >= 1 and not in_flight and self._quota_binds(now):
-            refresh = max(self._observed_at + REFRESH, self._busy_until) - now
-            if refresh <= 0.0:
-                return 0.0
+        refresh = self._neighbours.refresh_in(now, in_flight) if self._quota_binds(now) else None
+        if refresh is not None:
             wait = refresh if wait is None else min(wait, refresh)
         return wait
 
     def _quota_binds(self, now: float) -> bool:
-        limit = self._own_limit()
-        quota = self._quota if now < self._quota_until else None
+        limit, quota = self._own_limit(), self._neighbours.cap(now)
         return quota is not None and (limit is None or quota < limit)
 
     def _cap(self, now: float) -> int | None:
-        cap = self._own_limit()
-        if self._quota is not None and now < self._quota_until:
-            cap = self._quota if cap is None else min(cap, self._quota)
+        cap, quota = self._own_limit(), self._neighbours.cap(now)
+        if quota is not None:
+            cap = quota if cap is None else min(cap, quota)
         return cap
 
     def pause(self, seconds: float) -> None:
@@ -281,49 +258,7 @@ class SlidingWindowLimiter:
         server = told if told is not None else self._limit
         if server is None:
             return
-        live = self._log.live(now)
-        self._track_neighbours(server - remaining - live, COUNT_SLACK * server + 1, now)
-        if now >= self._neighbour_until:
-            self._quota = None  # alone on the key: the log alone keeps under the limit
-            return
-        # Free: what the server had free, plus ours it surely counted, minus all of ours
-        # that may count (ours not yet counted, or answered out of order, are not free).
-        free = max(0, remaining + 1 + self._log.counted_before(hit, now) - live)
-        busy = now < self._busy_until
-        if busy:
-            # Half of what is free, and never more than the others leave at their busiest:
-            # their requests expire as ours do, and both would see those slots free.
-            claim = math.floor(NEIGHBOUR_SHARE * free)
-            self._quota = min(live + claim, server - self._foreign_peak)
-        else:  # they stopped: all but one slot, which re-reads the count
-            self._quota = live + max(0, free - 1)
-        self._quota_until = now + self._log.seconds
-        # Each answer bounds what is free now from below; while nobody else sends, the best
-        # bound holds.
-        bound = remaining - self._log.maybe_after(hit)
-        self._reserve = bound if busy else max(self._reserve, bound)
-        self._observed_at = now
-
-    def _track_neighbours(self, foreign: int, slack: float, now: float) -> None:
-        """Note the others' requests the server counts: whether there are any, and growing.
-
-        ``foreign`` is a lower bound: what the server counted beyond all of ours that may
-        count. Growing beyond ``slack`` since its lowest point means they are sending.
-        """
-        if foreign > 0:
-            self._neighbour_until = now + self._log.seconds
-        if now >= self._peak_until or foreign > self._foreign_peak:
-            self._foreign_peak, self._peak_until = foreign, now + self._log.seconds
-        low = self._foreign_low
-        if low is None:
-            if foreign > 0:  # new to us: sending or not, the next answers tell
-                self._busy_until = now + REFRESH
-            self._foreign_low = foreign
-        elif foreign > low + slack:
-            self._busy_until = now + self._log.seconds
-            self._foreign_low = foreign
-        else:
-            self._foreign_low = min(low, foreign)
+        self._neighbours.observe(hit, server, remaining, now)
 
     def _refused(self, hit: Hit, retry_after: float | None, now: float) -> None:
         """Rule 3: a 429 stops the client until the block ends."""
@@ -350,14 +285,14 @@ class SlidingWindowLimiter:
             if now < expected_end:
                 until = min(until, expected_end)
         self._pause_until = max(self._pause_until, until)
-        self._quota = None
+        self._neighbours.forget()
 
     def _end_block(self, block: _Block, hit: Hit, now: float) -> None:
         """Rule 4: the first answer after a block; the server started a fresh log with it."""
         self._block = None
         self._block_ended = hit.seq
         self._log.restart(hit)
-        self._quota = None
+        self._neighbours.forget()
         if self._lesson is not None and not self._told:
             self._lesson.blocked(block.accepted, now, self._log.seconds)
 

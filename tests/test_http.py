@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 import meetergo_async
-from meetergo_async import _http, errors
+from meetergo_async import _answers, _http, errors
 
 PREFIX = "/v4/calendar-connections/connections/"
 NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
@@ -284,13 +284,13 @@ def test_parse_rate_limit_accepts_a_sequence_of_pairs() -> None:
     ],
 )
 def test_decode_json(body: bytes, expected: tuple[bool, object]) -> None:
-    assert _http.decode_json(body) == expected
+    assert _answers.decode_json(body) == expected
 
 
 def test_decode_json_of_a_deeply_nested_truncated_body_is_not_json() -> None:
     # A hostile or broken body must give (False, None), never an exception such as
     # RecursionError (which is not a ValueError).
-    assert _http.decode_json(b"[" * 100_000) == (False, None)
+    assert _answers.decode_json(b"[" * 100_000) == (False, None)
 
 
 # --- error_message -----------------------------------------------------------------------
@@ -319,13 +319,13 @@ def test_decode_json_of_a_deeply_nested_truncated_body_is_not_json() -> None:
 def test_error_message(body: object, text: str, reason: str, expected: str | None) -> None:
     if expected is None:
         expected = "a must be bool; b must be str"
-    assert _http.error_message(body, text, reason) == expected
+    assert _answers.error_message(body, text, reason) == expected
 
 
 def test_error_message_cuts_long_text_to_500_characters() -> None:
     text = "x" * 499 + "yz" + "q" * 1000
 
-    message = _http.error_message(None, "\n" + text, "Bad Gateway")
+    message = _answers.error_message(None, "\n" + text, "Bad Gateway")
 
     assert message == text[:500]
     assert len(message) == 500
@@ -343,7 +343,7 @@ def _error(
     method: str = "PATCH",
     path: str = PREFIX + "conn-1",
 ) -> errors.APIStatusError:
-    return _http.error_for_status(
+    return _answers.error_for_status(
         status, reason, headers or {}, body, method=method, path=path, now=NOW
     )
 
@@ -488,12 +488,12 @@ def test_error_for_status_keeps_the_response_headers() -> None:
     ],
 )
 def test_secret_parts_include_an_api_keys_secret(key: str, expected: tuple[str, ...]) -> None:
-    assert _http.secret_parts(key) == expected
+    assert _answers.secret_parts(key) == expected
 
 
 def test_an_echoed_credential_is_redacted_from_the_error() -> None:
-    secrets = _http.secret_parts("ak_live:uuid-1:s3cr3t-value")
-    error = _http.error_for_status(
+    secrets = _answers.secret_parts("ak_live:uuid-1:s3cr3t-value")
+    error = _answers.error_for_status(
         401,
         "Unauthorized",
         {"WWW-Authenticate": 'Bearer error="invalid_token" s3cr3t-value'},

@@ -8,14 +8,9 @@ import logging
 import pytest
 
 from meetergo_async import SlidingWindow
+from meetergo_async._neighbours import NEIGHBOUR_SHARE, REFRESH
 from meetergo_async._ratelimit import Ticket
-from meetergo_async._window import (
-    NEIGHBOUR_SHARE,
-    PROBE_FIRST,
-    PROBE_GROWTH,
-    REFRESH,
-    SlidingWindowLimiter,
-)
+from meetergo_async._window import PROBE_FIRST, PROBE_GROWTH, SlidingWindowLimiter
 from meetergo_async._window_log import EXPIRY_MARGIN, RECOVERY_STEP, RECOVERY_WINDOWS
 from tests.conftest import FakeTime
 

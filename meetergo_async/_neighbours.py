@@ -1,0 +1,97 @@
+"""Others on the same key: what the server's ``X-RateLimit-Remaining`` says they leave us.
+
+Part of the sliding-window limiter (``_window``, rule 2). When an answer shows the server
+counting more than this client can have sent, another user of the key is active. While it
+is sending, the client claims only ``NEIGHBOUR_SHARE`` of the free slots, and never more
+than the neighbour leaves at its busiest (both see each other's expiring slots as free).
+Once it has stopped, the client claims all free slots but one, which re-reads the count
+every ``REFRESH`` seconds: the neighbour's requests expire, and only an answer tells when.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._window_log import COUNT_SLACK, Hit, OwnLog
+
+__all__ = ["NEIGHBOUR_SHARE", "REFRESH", "Neighbours"]
+
+NEIGHBOUR_SHARE = 0.5
+"""The part of the free slots claimed while another user of the key is sending."""
+REFRESH = 0.25
+"""Seconds between re-reads of the server's count while a stopped neighbour's slots expire."""
+
+
+class Neighbours:
+    """What others on the key leave this client: a cap (``quota``) from the last answer."""
+
+    def __init__(self, log: OwnLog) -> None:
+        self._log = log
+        self.quota: int | None = None
+        self._quota_until = -math.inf
+        self.reserve = 0  # slots surely free on the server, less ours sent since
+        self._observed_at = -math.inf
+        self._low: int | None = None  # the fewest of others' requests seen counted
+        self._peak = 0  # the most of others' requests seen counted within a window
+        self._peak_until = -math.inf
+        self._busy_until = -math.inf  # until then, they were sending
+        self._present_until = -math.inf
+
+    def cap(self, now: float) -> int | None:
+        """The most of ours that may count now, as far as others are concerned."""
+        return self.quota if now < self._quota_until else None
+
+    def forget(self) -> None:
+        """A block ended: the server's count starts afresh."""
+        self.quota = None
+
+    def refresh_in(self, now: float, in_flight: bool) -> float | None:
+        """Seconds until one request may re-read the count (0.0: now), or ``None``."""
+        if self.reserve < 1 or in_flight or self.cap(now) is None:
+            return None
+        return max(max(self._observed_at + REFRESH, self._busy_until) - now, 0.0)
+
+    def observe(self, hit: Hit, server: int, remaining: int, now: float) -> None:
+        """Learn from an answer: the server's limit, and what it said remains."""
+        seconds = self._log.seconds
+        live = self._log.live(now)
+        self._track(server - remaining - live, COUNT_SLACK * server + 1, now)
+        if now >= self._present_until:
+            self.quota = None  # alone on the key: the log alone keeps under the limit
+            return
+        # Free: what the server had free, plus ours it surely counted, minus all of ours
+        # that may count (ours not yet counted, or answered out of order, are not free).
+        free = max(0, remaining + 1 + self._log.counted_before(hit, now) - live)
+        busy = now < self._busy_until
+        if busy:
+            claim = math.floor(NEIGHBOUR_SHARE * free)
+            self.quota = min(live + claim, server - self._peak)
+        else:
+            self.quota = live + max(0, free - 1)
+        self._quota_until = now + seconds
+        # Each answer bounds what is free now from below; while nobody else sends, the best
+        # bound holds.
+        bound = remaining - self._log.maybe_after(hit)
+        self.reserve = bound if busy else max(self.reserve, bound)
+        self._observed_at = now
+
+    def _track(self, foreign: int, slack: float, now: float) -> None:
+        """Note the others' requests the server counts: whether any, and growing.
+
+        ``foreign`` is a lower bound: what the server counted beyond all of ours that may
+        count. Growing beyond ``slack`` since its lowest point means they are sending.
+        """
+        seconds = self._log.seconds
+        if foreign > 0:
+            self._present_until = now + seconds
+        if now >= self._peak_until or foreign > self._peak:
+            self._peak, self._peak_until = foreign, now + seconds
+        if self._low is None:
+            if foreign > 0:  # new to us: sending or not, the next answers tell
+                self._busy_until = now + REFRESH
+            self._low = foreign
+        elif foreign > self._low + slack:
+            self._busy_until = now + seconds
+            self._low = foreign
+        else:
+            self._low = min(self._low, foreign)
