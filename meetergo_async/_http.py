@@ -188,6 +188,12 @@ def _int_or_none(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+def tightest_throttler(throttlers: list[Throttler]) -> Throttler | None:
+    """The throttler with the fewest requests remaining, or ``None`` when none says."""
+    known = [t for t in throttlers if t.remaining is not None]
+    return min(known, key=lambda t: t.remaining or 0) if known else None
+
+
 def parse_rate_limit(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[int, float] | None:

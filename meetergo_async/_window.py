@@ -31,7 +31,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 
 from ._config import SlidingWindow
-from ._http import Throttler, parse_throttlers
+from ._http import parse_throttlers, tightest_throttler
 from ._neighbours import Neighbours
 from ._ratelimit import Ticket
 from ._window_log import Hit, Lesson, OwnLog
@@ -48,6 +48,10 @@ PROBE_GROWTH = 4.0
 """Each refused probe multiplies the wait before the next one."""
 PROBE_CAP = 0.5
 """Probes are never further apart than this part of a window."""
+_TOO_LONG = (
+    "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls fail with "
+    "RateLimitError instead of the whole client pausing"
+)
 
 
 class _Block:
@@ -231,7 +235,7 @@ class SlidingWindowLimiter:
         elif block is not None and hit.accepted:
             block.accepted += 1  # sent before the refusal came back: counted before it
         throttlers = parse_throttlers(headers)
-        tightest = _tightest(throttlers)
+        tightest = tightest_throttler(throttlers)
         if tightest is not None and tightest.remaining is not None:
             if not self._logging:  # from now on a limit is known: keep the log
                 self._logging = True
@@ -267,11 +271,7 @@ class SlidingWindowLimiter:
         if hit.seq <= self._block_ended or (block is not None and hit.seq <= block.seen):
             return  # sent before the last block ended, or before this one was known
         if retry_after is not None and retry_after > self._max_pause:
-            log.warning(
-                "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls "
-                "fail with RateLimitError instead of the whole client pausing",
-                retry_after, self._max_pause,
-            )  # fmt: skip
+            log.warning(_TOO_LONG, retry_after, self._max_pause)
             return
         if block is None:
             block = self._block = _Block(self._seq, self._log.surely_accepted(now))
@@ -295,9 +295,3 @@ class SlidingWindowLimiter:
         self._neighbours.forget()
         if self._lesson is not None and not self._told:
             self._lesson.blocked(block.accepted, now, self._log.seconds)
-
-
-def _tightest(throttlers: list[Throttler]) -> Throttler | None:
-    """The throttler with the fewest requests remaining."""
-    known = [t for t in throttlers if t.remaining is not None]
-    return min(known, key=lambda t: t.remaining or 0) if known else None
