@@ -19,10 +19,11 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
-from ._ratelimit import Pacer
+from ._health import Health, is_service_failure
+from ._ratelimit import Pacer, Ticket
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
-from ._transport import Transport
+from ._transport import Answer, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
 
 __all__ = ["Call", "Caller", "ClientStats"]
@@ -60,7 +61,7 @@ class Call:
     parse: Callable[[object], Any]
     first_sent_at: float | None = None
     attempts: int = 0
-    probes: int = 0  # attempts that only found a client-wide pause still going on
+    probes: int = 0  # attempts that only found a client-wide pause or outage going on
 
     def failed(self, error: MeetergoError) -> MeetergoError:
         """Stamp ``error`` with this call's method, path and attempt count."""
@@ -100,6 +101,7 @@ class Caller:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._secrets = secrets
         self._clock, self._sleep, self._on_retry = clock, sleep, on_retry
+        self._health = Health(clock, sleep)
         self.requests = 0
         self.retries = 0
 
@@ -131,6 +133,33 @@ class Caller:
             self._limiter.pause(wait)
 
     async def _attempt(self, call: Call) -> Any:
+        probe = await self._admit(call)  # waits out an outage; True: this attempt probes it
+        sent_before = call.attempts
+        try:
+            ticket, answer = await self._send(call)
+        except MeetergoError as failure:
+            if call.attempts > sent_before and is_service_failure(failure):
+                self._service_failed(call, failure, probe)
+            elif probe:
+                self._health.release()
+            raise
+        except BaseException:
+            if probe:
+                self._health.release()  # cancelled: it told nothing
+            raise
+        return self._read(call, ticket, answer, probe)
+
+    async def _admit(self, call: Call) -> bool:
+        if not self._health.down:
+            return False
+        deadline = call.policy.deadline
+        started = self._clock() if call.first_sent_at is None else call.first_sent_at
+        try:
+            return await self._health.admit(None if deadline is None else started + deadline)
+        except MeetergoError as error:
+            raise call.failed(error) from None
+
+    async def _send(self, call: Call) -> tuple[Ticket, Answer]:
         async with self._slots:
             ticket = self._limiter.try_acquire() or await self._limiter.acquire()
             if call.first_sent_at is None:
@@ -138,29 +167,47 @@ class Caller:
             timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
             call.attempts += 1
             self.requests += 1
-            method = call.operation.method
             answer = None
             try:
                 answer = await self._transport.send(
-                    method, call.url, call.headers, call.body, timeout
+                    call.operation.method, call.url, call.headers, call.body, timeout
                 )
             except MeetergoError as failure:
                 raise call.failed(failure) from failure.__cause__
             finally:
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
-        status, headers = answer.status, answer.headers
+        return ticket, answer
+
+    def _read(self, call: Call, ticket: Ticket, answer: Answer, probe: bool) -> Any:
+        """Turn an answer into the call's result, or raise its error; tell limiter and health."""
+        method, status, headers = call.operation.method, answer.status, answer.headers
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
+            self._health.answered(status, probe)
             return call.parse(decode_success(answer.body, method, call.path))
         error = _answers.error_for_status(
             status, answer.reason, dict(headers), answer.body,
             method=method, path=call.path, secrets=self._secrets,
         )  # fmt: skip
-        self._limiter.on_response(ticket, status, headers, error.retry_after)
-        if ticket.probe and status == 429:
-            call.probes += 1
+        # A gateway's 503 with Retry-After, or among many successes, refuses for rate.
+        throttled = status == 429 or (
+            status == 503 and (error.retry_after is not None or self._health.throttling())
+        )
+        self._limiter.on_response(ticket, 429 if throttled else status, headers, error.retry_after)
+        if throttled or not is_service_failure(error):
+            self._health.answered(status, probe)
+            call.probes += ticket.probe and throttled  # the pause going on, not a failure
+        else:
+            self._service_failed(call, error, probe)
         raise call.failed(error)
+
+    def _service_failed(self, call: Call, error: MeetergoError, probe: bool) -> None:
+        self._health.failed(error, probe)
+        call.probes += probe  # the outage going on, not a failure of this call
+        note = self._health.outage_note()
+        if note:  # the call may end with this error: say how long the service has been down
+            error.message = f"{error.message}; {note}"
 
     def _attempt_timeout(self, call: Call) -> aiohttp.ClientTimeout:
         total = call.timeout

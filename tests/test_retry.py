@@ -330,7 +330,8 @@ async def test_a_failing_on_retry_hook_is_logged_not_raised(mock_api, fake_time,
 async def test_retries_take_a_limiter_token_each(mock_api, fake_time) -> None:
     from meetergo_async import RateLimit
 
-    mock_api.patch(URL_, status=503, headers={"Retry-After": "0"})
+    # A 500 (a 503 with Retry-After would be a gateway throttling, and lower the rate).
+    mock_api.patch(URL_, status=500, headers={"Retry-After": "0"})
     mock_api.patch(URL_, payload=OK)
     async with client(fake_time, rate_limit=RateLimit(rate=1.0, burst=1)) as c:
         await c.update_calendar_connection(CONN, UPDATE)
