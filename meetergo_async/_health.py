@@ -3,8 +3,9 @@
 A failure that says the service, not the request, is down (no connection, a reset, a
 timeout, a 502, a 503 without ``Retry-After``, a 504) counts toward an outage; any other
 answer says the service is up. ``OUTAGE_AFTER`` such failures in a row, across all of the
-client's calls, and the client stops sending: one probe goes at a time, the first after
-``PROBE_FIRST`` seconds, each next one ``PROBE_GROWTH`` times later up to ``PROBE_CAP``.
+client's calls, and the client stops sending: one probe goes at a time, the first at once
+(failures in a row happen by chance too), the next ``PROBE_FIRST`` seconds after a failed
+one, each next one ``PROBE_GROWTH`` times later, up to ``PROBE_CAP``.
 When a probe (or any request) gets an answer, every waiting call goes on. Calls waiting
 for the service do not spend their attempts, only time against their deadline; a probe
 that fails is not counted against its call either. A single failure on a healthy service
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 OUTAGE_AFTER = 3
 """Service failures in a row, with no answer between them, that make an outage."""
 PROBE_FIRST = 0.5
-"""Seconds from the start of an outage to the first probe."""
+"""Seconds from the first failed probe of an outage to the next."""
 PROBE_GROWTH = 2.0
 """Each failed probe multiplies the wait before the next one."""
 PROBE_CAP = 5.0
@@ -137,8 +138,8 @@ class Health:
             self._backoff = min(self._backoff * PROBE_GROWTH, PROBE_CAP)
             self._changed.notify()
         elif self._down_since is None and self._streak >= OUTAGE_AFTER:
-            self._down_since, self._next_probe = now, now + PROBE_FIRST
-            self._backoff = PROBE_FIRST * PROBE_GROWTH
+            self._down_since, self._next_probe = now, now
+            self._backoff = PROBE_FIRST
             log.warning("the service does not answer (%s): waiting for it", error.message)
 
     def release(self) -> None:

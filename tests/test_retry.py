@@ -93,7 +93,7 @@ async def test_bulk_result_reports_attempts(mock_api, fake_time) -> None:
 async def test_exhaustion_raises_the_last_typed_error(mock_api, fake_time) -> None:
     for status in (503, 500, 502, 504, 503):
         mock_api.patch(URL_, status=status, payload={"message": f"down {status}"})
-    async with client(fake_time) as c:
+    async with client(fake_time, retry=RetryPolicy(max_attempts=5)) as c:
         with pytest.raises(ServerError) as info:
             await c.update_calendar_connection(CONN, UPDATE)
     assert not isinstance(info.value, tenacity.RetryError)
@@ -280,7 +280,7 @@ async def test_each_retry_is_logged_without_the_key(mock_api, fake_time, caplog)
     mock_api.patch(URL_, status=503, headers={"Retry-After": "1"})
     mock_api.patch(URL_, exception=aiohttp.ServerDisconnectedError())
     mock_api.patch(URL_, payload=OK)
-    async with client(fake_time) as c:
+    async with client(fake_time, retry=RetryPolicy(max_attempts=5)) as c:
         await c.update_calendar_connection(CONN, UPDATE)
     messages = [
         r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "meetergo_async"

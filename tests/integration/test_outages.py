@@ -163,4 +163,4 @@ async def test_errors_of_the_request_are_not_an_outage(status: int, error: type)
             with pytest.raises(error) as caught:
                 await client.list_calendar_connections()
     assert "has not answered" not in str(caught.value)
-    assert len(fake.requests) == (5 if status == 500 else 1)
+    assert len(fake.requests) == (RetryPolicy().max_attempts if status == 500 else 1)
