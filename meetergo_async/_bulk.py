@@ -154,72 +154,69 @@ class _Lanes:
         return queue.popleft()
 
 
-async def _worker(
-    source: _Source,
-    lanes: _Lanes,
-    run_one: RunOne,
-    deliver: Callable[[UpdateResult], None],
-    room: asyncio.Semaphore | None,
-) -> None:
-    """Take items until the input ends; hand each one's result to ``deliver``.
+class _Crew:
+    """What the workers of one bulk run share: the input, the lanes, the sender, the output.
 
     With ``room``, a result needs room before its item starts: at most one result per
     worker waits unconsumed, so the input is never read far ahead of the consumer. An item
     that waits for an earlier one of its connection holds no room until it starts.
     """
-    while True:
-        await lanes.room()
-        if room is not None:
-            await room.acquire()
-        taken = await source.next()
-        if taken is None:
+
+    def __init__(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        run_one: RunOne,
+        deliver: Callable[[UpdateResult], None],
+        workers: int,
+        room: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.source = _Source(items)
+        self._lanes = _Lanes(MAX_WAITING_PER_WORKER * workers)
+        self._run_one, self._deliver, self._room = run_one, deliver, room
+
+    async def work(self) -> None:
+        """Take items until the input ends; hand each one's result to ``deliver``."""
+        room = self._room
+        while True:
+            await self._lanes.room()
             if room is not None:
+                await room.acquire()
+            taken = await self.source.next()
+            if taken is None:
+                if room is not None:
+                    room.release()
+                return
+            index, item = taken
+            try:
+                parts = to_parts(item)
+            except (TypeError, ValueError) as error:
+                self._deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
+                continue
+            if self._lanes.enter((index, parts)):
+                await self._run_lane((index, parts))
+            elif room is not None:
                 room.release()
-            return
-        index, item = taken
-        try:
-            parts = to_parts(item)
-        except (TypeError, ValueError) as error:
-            deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
-            continue
-        if lanes.enter((index, parts)):
-            await _run_lane((index, parts), lanes, run_one, deliver, room)
-        elif room is not None:
-            room.release()
+
+    async def _run_lane(self, job: Job) -> None:
+        """Run ``job``, then each item that waited behind it for its connection, in order."""
+        connection_id = job[1][0]
+        current: Job | None = job
+        while current is not None:
+            index, (_, update, owner_user_id, as_user) = current
+            try:
+                sent = await self._run_one(connection_id, update, owner_user_id, as_user)
+            except Exception as error:  # noqa: BLE001 - one item's failure never stops the others
+                self._deliver(_result(index, connection_id, error))
+            else:
+                self._deliver(UpdateResult(index, connection_id, sent[0], attempts=sent[1]))
+            current = self._lanes.leave(connection_id)
+            if current is not None and self._room is not None:
+                await self._room.acquire()
 
 
-async def _run_lane(
-    job: Job,
-    lanes: _Lanes,
-    run_one: RunOne,
-    deliver: Callable[[UpdateResult], None],
-    room: asyncio.Semaphore | None,
-) -> None:
-    """Run ``job``, then each item that waited behind it for the same connection, in order."""
-    connection_id = job[1][0]
-    current: Job | None = job
-    while current is not None:
-        index, (_, update, owner_user_id, as_user) = current
-        try:
-            connection, attempts = await run_one(connection_id, update, owner_user_id, as_user)
-        except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
-            deliver(_result(index, connection_id, error))
-        else:
-            deliver(UpdateResult(index, connection_id, connection, attempts=attempts))
-        current = lanes.leave(connection_id)
-        if current is not None and room is not None:
-            await room.acquire()
-
-
-async def _feed(
-    source: _Source,
-    lanes: _Lanes,
-    run_one: RunOne,
-    out: asyncio.Queue[UpdateResult | None],
-    room: asyncio.Semaphore,
-) -> None:
+async def _feed(crew: _Crew, out: asyncio.Queue[UpdateResult | None]) -> None:
     try:
-        await _worker(source, lanes, run_one, out.put_nowait, room)
+        await crew.work()
     finally:
         out.put_nowait(None)  # this worker's end marker
 
@@ -244,7 +241,6 @@ async def run_bulk(
     Every result is kept anyway, so the workers store them directly: no queue, and no
     consumer to wake per result.
     """
-    source = _Source(items)
     results: list[UpdateResult | None] = []
 
     def store(result: UpdateResult) -> None:
@@ -252,17 +248,14 @@ async def run_bulk(
             results.extend([None] * (result.index + 1 - len(results)))
         results[result.index] = result
 
-    lanes = _Lanes(MAX_WAITING_PER_WORKER * max_concurrency)
-    workers = [
-        asyncio.create_task(_worker(source, lanes, run_one, store, None))
-        for _ in range(max_concurrency)
-    ]
+    crew = _Crew(items, run_one, store, max_concurrency)
+    workers = [asyncio.create_task(crew.work()) for _ in range(max_concurrency)]
     try:
         await asyncio.gather(*workers)
     finally:
         await _finish(items, workers)
-    if source.error is not None:
-        raise source.error
+    if crew.source.error is not None:
+        raise crew.source.error
     return [r for r in results if r is not None]
 
 
@@ -281,14 +274,10 @@ async def iter_bulk(
     yielded, then that error propagates. Closing or cancelling the iterator cancels the
     requests in flight and waits for them to end.
     """
-    source = _Source(items)
     out: asyncio.Queue[UpdateResult | None] = asyncio.Queue()
     room = asyncio.Semaphore(max_concurrency)
-    lanes = _Lanes(MAX_WAITING_PER_WORKER * max_concurrency)
-    workers = [
-        asyncio.create_task(_feed(source, lanes, run_one, out, room))
-        for _ in range(max_concurrency)
-    ]
+    crew = _Crew(items, run_one, out.put_nowait, max_concurrency, room)
+    workers = [asyncio.create_task(_feed(crew, out)) for _ in range(max_concurrency)]
     running = len(workers)
     try:
         while running:
@@ -300,5 +289,5 @@ async def iter_bulk(
                 yield result
     finally:
         await _finish(items, workers)
-    if source.error is not None:
-        raise source.error
+    if crew.source.error is not None:
+        raise crew.source.error

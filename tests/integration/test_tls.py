@@ -8,20 +8,19 @@ self-signed certificate made for the test by the ``openssl`` command.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import ssl
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from meetergo_async import APITLSError, CalendarConnectionUpdate, MeetergoClient, RetryPolicy
 from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID
 from tests.conftest import FakeTime
-from tests.integration._servers import read_request
+from tests.integration._servers import read_request, tcp_server
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
 PATH = "/v4/calendar-connections/connections/conn-0000"
@@ -69,40 +68,13 @@ class Counting:
         except (ssl.SSLError, ConnectionError) as error:
             self.handshake_errors.append(type(error).__name__)
             return
-        await read_request(reader)  # a client that got this far would be answered 200
-
-    @contextlib.asynccontextmanager
-    async def serve(self) -> AsyncIterator[int]:
-        tasks: set[asyncio.Task[None]] = set()
-
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            tasks.add(task)
-            try:
-                await self.handle(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-                pass
-            finally:
-                tasks.discard(task)
-                writer.close()
-                with contextlib.suppress(ConnectionError, ssl.SSLError):
-                    await writer.wait_closed()
-
-        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-        try:
-            yield int(server.sockets[0].getsockname()[1])
-        finally:
-            server.close()
-            if tasks:
-                await asyncio.wait(set(tasks), timeout=1.0)
-            await server.wait_closed()
+        await read_request(reader)  # a client got this far only if it took the certificate
 
 
-async def fail_once(port: int, fake_time: FakeTime) -> APITLSError:
-    """Send one update to ``https://127.0.0.1:<port>`` under the default retry policy."""
+async def fail_once(url: str, fake_time: FakeTime) -> APITLSError:
+    """Send one update to ``url`` over https under the default retry policy."""
     async with MeetergoClient(
-        DEFAULT_API_KEY, user_id=DEFAULT_USER_ID, base_url=f"https://127.0.0.1:{port}",
+        DEFAULT_API_KEY, user_id=DEFAULT_USER_ID, base_url=url.replace("http:", "https:"),
         rate_limit=None, retry=RetryPolicy(), clock=fake_time.clock, sleep=fake_time.sleep,
     ) as client:  # fmt: skip
         with pytest.raises(APITLSError) as caught:
@@ -114,8 +86,9 @@ async def test_https_to_a_plain_http_port_fails_at_once_and_names_what_to_check(
     fake_time: FakeTime,
 ) -> None:
     server = Counting(tls=None)
-    async with server.serve() as port:
-        error = await fail_once(port, fake_time)
+    async with tcp_server(server.handle) as url:
+        error = await fail_once(url, fake_time)
+    port = URL(url).port
 
     assert error.attempts == 1
     assert server.connections == 1, "a TLS failure was retried"
@@ -132,8 +105,9 @@ async def test_a_self_signed_certificate_fails_at_once_as_a_certificate_error(
     fake_time: FakeTime, self_signed: ssl.SSLContext
 ) -> None:
     server = Counting(tls=self_signed)
-    async with server.serve() as port:
-        error = await fail_once(port, fake_time)
+    async with tcp_server(server.handle) as url:
+        error = await fail_once(url, fake_time)
+    port = URL(url).port
 
     assert error.attempts == 1
     assert server.connections == 1, "a certificate failure was retried"
