@@ -71,14 +71,18 @@ class Counting:
         await read_request(reader)  # a client got this far only if it took the certificate
 
 
-async def fail_once(url: str, fake_time: FakeTime) -> APITLSError:
-    """Send one update to ``url`` over https under the default retry policy."""
-    async with MeetergoClient(
+def https_client(url: str, fake_time: FakeTime) -> MeetergoClient:
+    """A client of ``url`` over https, with the default retry policy."""
+    return MeetergoClient(
         DEFAULT_API_KEY, user_id=DEFAULT_USER_ID, base_url=url.replace("http:", "https:"),
         rate_limit=None, retry=RetryPolicy(), clock=fake_time.clock, sleep=fake_time.sleep,
-    ) as client:  # fmt: skip
-        with pytest.raises(APITLSError) as caught:
-            await client.update_calendar_connection("conn-0000", UPDATE)
+    )  # fmt: skip
+
+
+async def fail_once(client: MeetergoClient) -> APITLSError:
+    """Send one update; return the TLS error it must end with."""
+    with pytest.raises(APITLSError) as caught:
+        await client.update_calendar_connection("conn-0000", UPDATE)
     return caught.value
 
 
@@ -86,8 +90,8 @@ async def test_https_to_a_plain_http_port_fails_at_once_and_names_what_to_check(
     fake_time: FakeTime,
 ) -> None:
     server = Counting(tls=None)
-    async with tcp_server(server.handle) as url:
-        error = await fail_once(url, fake_time)
+    async with tcp_server(server.handle) as url, https_client(url, fake_time) as client:
+        error = await fail_once(client)
     port = URL(url).port
 
     assert error.attempts == 1
@@ -105,8 +109,8 @@ async def test_a_self_signed_certificate_fails_at_once_as_a_certificate_error(
     fake_time: FakeTime, self_signed: ssl.SSLContext
 ) -> None:
     server = Counting(tls=self_signed)
-    async with tcp_server(server.handle) as url:
-        error = await fail_once(url, fake_time)
+    async with tcp_server(server.handle) as url, https_client(url, fake_time) as client:
+        error = await fail_once(client)
     port = URL(url).port
 
     assert error.attempts == 1
@@ -119,3 +123,18 @@ async def test_a_self_signed_certificate_fails_at_once_as_a_certificate_error(
         "the certificate"
     )
     assert len(str(error)) <= 200
+
+
+async def test_tls_failures_do_not_make_the_client_wait_for_an_outage(
+    fake_time: FakeTime,
+) -> None:
+    # A wrong scheme fails every call the same way; that is not the service being down,
+    # so call after call fails at once instead of waiting for probes.
+    server = Counting(tls=None)
+    async with tcp_server(server.handle) as url, https_client(url, fake_time) as client:
+        errors = [await fail_once(client) for _ in range(6)]
+
+    assert [error.attempts for error in errors] == [1] * 6
+    assert server.connections == 6
+    assert fake_time.sleeps == []
+    assert all(str(error).startswith("TLS handshake with 127.0.0.1:") for error in errors)
