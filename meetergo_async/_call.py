@@ -63,9 +63,11 @@ class Call:
     attempts: int = 0
     probes: int = 0  # attempts that only found a client-wide pause or outage going on
 
-    def failed(self, error: MeetergoError) -> MeetergoError:
-        """Stamp ``error`` with this call's method, path and attempt count."""
+    def failed(self, error: MeetergoError, now: float | None = None) -> MeetergoError:
+        """Stamp ``error`` with this call's method, path, attempts and, at ``now``, time spent."""
         error.method, error.path, error.attempts = self.operation.method, self.path, self.attempts
+        if now is not None and self.first_sent_at is not None:
+            error.elapsed = now - self.first_sent_at
         return error
 
 
@@ -157,7 +159,7 @@ class Caller:
         try:
             return await self._health.admit(None if deadline is None else started + deadline)
         except MeetergoError as error:
-            raise call.failed(error) from None
+            raise call.failed(error, self._clock()) from None
 
     async def _send(self, call: Call) -> tuple[Ticket, Answer]:
         async with self._slots:
@@ -173,7 +175,7 @@ class Caller:
                     call.operation.method, call.url, call.headers, call.body, timeout
                 )
             except MeetergoError as failure:
-                raise call.failed(failure) from failure.__cause__
+                raise call.failed(failure, self._clock()) from failure.__cause__
             finally:
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
@@ -200,7 +202,7 @@ class Caller:
             call.probes += ticket.probe and throttled  # the pause going on, not a failure
         else:
             self._service_failed(call, error, probe)
-        raise call.failed(error)
+        raise call.failed(error, self._clock())
 
     def _service_failed(self, call: Call, error: MeetergoError, probe: bool) -> None:
         self._health.failed(error, probe)
@@ -216,6 +218,6 @@ class Caller:
             assert call.first_sent_at is not None  # set by _attempt before it asks
             remaining = call.first_sent_at + deadline - self._clock()
             if remaining <= 0:
-                raise call.failed(APITimeoutError("the call's deadline has passed"))
+                raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
             total = min(total, remaining)
         return self._timeout if total == self._timeout_seconds else aiohttp.ClientTimeout(total)

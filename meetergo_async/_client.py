@@ -234,8 +234,8 @@ class MeetergoClient:
         """Update many connections; return exactly one ``UpdateResult`` per item, in input order.
 
         ``items`` holds ``UpdateRequest`` objects or ``(connection_id, update)`` pairs. A
-        failing or invalid item never stops the others. See
-        ``iter_update_calendar_connections`` for the details.
+        failing or invalid item never stops the others; updates to the same connection are
+        applied in input order. See ``iter_update_calendar_connections`` for the details.
         """
         return await run_bulk(items, self._update_one, self._bulk_limit(max_concurrency))
 
@@ -249,9 +249,11 @@ class MeetergoClient:
 
         The input, an iterable or async iterable, is read lazily: at most ``max_concurrency``
         items (default: the client's) are in flight, and no item is read before a slot is
-        free. All items share the client's limiter and retry policy. An invalid item yields
-        a result carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop
-        early, close the iterator (``contextlib.aclosing``) to cancel what is in flight.
+        free. All items share the client's limiter and retry policy. Items for the same
+        connection id run one at a time in input order (a later one starts once the earlier
+        one has ended); other ids keep running meanwhile. An invalid item yields a result
+        carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop early,
+        close the iterator (``contextlib.aclosing``) to cancel what is in flight.
         """
         return iter_bulk(items, self._update_one, self._bulk_limit(max_concurrency))
 

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ._ratelimit import Signal, wait_for_change
-from .errors import APIConnectionError, APIStatusError, MeetergoError, ServerError
+from .errors import APIConnectionError, APIStatusError, APITLSError, MeetergoError, ServerError
 
 __all__ = ["OUTAGE_AFTER", "Health", "is_service_failure"]
 
@@ -51,7 +51,8 @@ def is_service_failure(error: MeetergoError) -> bool:
         return error.status in _SERVICE_STATUSES and not (
             error.status == 503 and error.retry_after is not None
         )
-    return isinstance(error, APIConnectionError)
+    # A TLS failure is the client's setup (scheme, port, certificate), not an outage.
+    return isinstance(error, APIConnectionError) and not isinstance(error, APITLSError)
 
 
 class Health:

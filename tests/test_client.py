@@ -744,7 +744,7 @@ async def test_error_with_a_non_json_body_uses_the_text(mock_api: Any) -> None:
         with pytest.raises(ServerError) as info:
             await client.update_calendar_connection("conn-1", UPDATE)
 
-    assert info.value.message == "<html>bad gateway</html>"
+    assert info.value.message == "bad gateway"  # the page's text, not its markup
     assert info.value.body == "<html>bad gateway</html>"
 
 

@@ -14,6 +14,7 @@ from yarl import URL
 from meetergo_async import (
     APIConnectionError,
     APITimeoutError,
+    APITLSError,
     AuthenticationError,
     BadRequestError,
     CalendarConnectionUpdate,
@@ -59,6 +60,8 @@ def _status(code: int):
         (APIConnectionError("reset"), False, False),
         (APITimeoutError("slow"), True, True),
         (APITimeoutError("slow"), False, False),
+        (APITLSError("handshake failed"), True, False),  # another attempt fails the same way
+        (APITLSError("handshake failed"), False, False),
         *[(_status(code), True, True) for code in (408, 500, 502, 504)],
         *[(_status(code), True, False) for code in (400, 401, 403, 404, 406, 409)],
         (ValueError("bug"), True, False),
