@@ -53,6 +53,7 @@ SCENARIOS = [
     Scenario("4 gateway 503 limiter, 4x (bucket)", 1000,
              ["token-bucket", "50", "10", "refuse=503", "no-retry-after"], [],
              rate_limit=RateLimit.per_second(200, burst=40)),
+    # A sliding window learns the bucket's burst per window, far below its rate: documented.
     Scenario("4b gateway 503 limiter, 4x (window)", 1000,
              ["token-bucket", "50", "10", "refuse=503", "no-retry-after"], [],
              rate_limit=SlidingWindow(200, 1.0)),
