@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import NamedTuple
 
 import pytest
@@ -37,3 +39,18 @@ async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
 
 def patches(fake: FakeMeetergo) -> list[dict[str, object]]:
     return [r.json for r in fake.requests if r.method == "PATCH"]
+
+
+def subprocess_env(fake: FakeMeetergo | None = None) -> dict[str, str]:
+    """The environment of a command run in a subprocess: no MEETERGO_* but the fake's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETERGO_")}
+    env["PYTHONWARNINGS"] = "error"  # an unclosed session or socket fails the run
+    if fake is not None:
+        env["MEETERGO_BASE_URL"] = fake.url
+        env["MEETERGO_API_KEY"] = fake.api_key
+        env["MEETERGO_USER_ID"] = fake.user_id
+    return env
+
+
+COMMAND = [sys.executable, "-m", "meetergo_async"]
+"""The command line, run as a module of this interpreter."""
