@@ -5,8 +5,8 @@ Each row read ends in it exactly once per run::
     {"line": 3, "connectionId": "conn-1", "outcome": "failed", "ok": false, "status": 404,
      "error": "...", "attempts": 1}
 
-``outcome`` is ``ok``, ``failed`` (``error`` says why) or ``interrupted`` (sent when the run
-was stopped, no answer came: it may have been applied). ``Ledger`` counts the outcomes,
+``outcome`` is ``ok``, ``failed`` (``error`` says why) or ``interrupted`` (in flight when the
+run was stopped, no answer came: it may have been applied). ``Ledger`` counts the outcomes,
 prints failures and writes the report and the failed file.
 """
 
@@ -89,11 +89,6 @@ class Ledger:
         self._waiting: dict[int, tuple[Entry, Outcome]] = {}
         self._next = 0
         self.ok = self.failures = self.malformed = self.interrupted = 0
-
-    @property
-    def complete(self) -> bool:
-        """Whether every row recorded has been written (none waits for an earlier one)."""
-        return not self._waiting
 
     def record(self, seq: int, entry: Entry, outcome: Outcome, *, malformed: bool = False) -> None:
         """Count the ``seq``-th row's outcome and write every row that is now in order."""

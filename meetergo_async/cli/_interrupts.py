@@ -73,7 +73,8 @@ class Interrupts:
         finally:
             for signum, handler in previous.items():
                 loop.remove_signal_handler(signum)
-                signal.signal(signum, handler)
+                # None: the handler was not set from Python; the default is the best guess.
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 async def drive(
@@ -90,9 +91,12 @@ async def drive(
     """
     task = asyncio.create_task(work)
     try:
-        if not await _ends_first(task, interrupts.wait(1), None):
+        await _ends_first(task, interrupts.wait(1), None)
+        # A signal may come as the work ends: it is still a stop, said and reported as one.
+        if interrupts.requested:
             on_stopping()
-            await _ends_first(task, interrupts.wait(2), grace)
+            if not task.done():
+                await _ends_first(task, interrupts.wait(2), grace)
     finally:
         if not task.done():
             task.cancel()
@@ -103,12 +107,11 @@ async def drive(
 
 async def _ends_first(
     task: asyncio.Task[None], other: Coroutine[Any, Any, None], timeout: float | None
-) -> bool:
-    """Wait for ``task``, ``other`` or the timeout, whichever comes first; tell if ``task`` did."""
+) -> None:
+    """Wait for ``task``, ``other`` or the timeout, whichever comes first."""
     waiter = asyncio.create_task(other)
     try:
         await asyncio.wait([task, waiter], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
         await asyncio.wait([waiter])
-    return task.done()

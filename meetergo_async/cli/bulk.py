@@ -47,7 +47,7 @@ input:
 The report has one JSON object a line for each row read, in input order:
   {{"line": 3, "connectionId": "conn-1", "outcome": "failed", "ok": false, "status": 404,
    "error": "...", "attempts": 1}}
-outcome is ok, failed or interrupted (sent when the run was stopped, no answer came: it may
+outcome is ok, failed or interrupted (in flight when the run stopped, no answer came: it may
 have been applied); status is the HTTP status of a refusal, else null. The failed file holds
 the input lines not updated, verbatim (CSV: after the header row).
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -54,3 +57,24 @@ def subprocess_env(fake: FakeMeetergo | None = None) -> dict[str, str]:
 
 COMMAND = [sys.executable, "-m", "meetergo_async"]
 """The command line, run as a module of this interpreter."""
+
+
+def conn_ids(count: int) -> list[str]:
+    """The ids of a FakeMeetergo's first ``count`` generated connections."""
+    return [f"conn-{i:04d}" for i in range(count)]
+
+
+def updates(ids: Iterable[str]) -> list[dict[str, object]]:
+    """One bulk row per id, each setting the primary calendar."""
+    return [{"connectionId": i, "primaryCalendar": "w"} for i in ids]
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, object]]) -> Path:
+    """Write ``rows`` as JSON Lines; return the path."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a report (or any JSON Lines file)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from meetergo_async.testing import FakeMeetergo
-from tests.cli._helpers import cli, creds, patches
+from tests.cli._helpers import cli, creds, patches, read_jsonl, updates, write_jsonl
 
 IDS = ["conn-0000", "conn-0001", "conn-0002"]
-
-
-def _input(path: Path, ids: list[str] = IDS) -> Path:
-    path.write_text(
-        "".join(json.dumps({"connectionId": i, "primaryCalendar": "w"}) + "\n" for i in ids)
-    )
-    return path
 
 
 def _row(line: int, connection_id: str | None, outcome: str) -> str:
@@ -27,14 +20,10 @@ def _row(line: int, connection_id: str | None, outcome: str) -> str:
     return json.dumps({**row, "status": None, "error": None, "attempts": 1}) + "\n"
 
 
-def _rows(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 async def test_resume_sends_only_the_rows_not_ok_and_appends(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _input(tmp_path / "in.jsonl")
+    source = write_jsonl(tmp_path / "in.jsonl", updates(IDS))
     report = tmp_path / "report.jsonl"
     report.write_text(_row(1, "conn-0000", "ok") + _row(2, "conn-0001", "interrupted"))
     result = await cli(capsys, "bulk", str(source), *creds(fake), "--resume", str(report))
@@ -42,7 +31,7 @@ async def test_resume_sends_only_the_rows_not_ok_and_appends(
     assert sorted(r.connection_id or "" for r in fake.requests) == ["conn-0001", "conn-0002"]
     assert f"bulk: resumed from {report}: 1 rows recorded ok not sent again" in result.out
     assert result.out.startswith("bulk: 2 of 2 updated, 0 failed")
-    rows = _rows(report)
+    rows = read_jsonl(report)
     assert [(r["line"], r["outcome"]) for r in rows] == [
         (1, "ok"),
         (2, "interrupted"),
@@ -56,7 +45,7 @@ async def test_resume_sends_only_the_rows_not_ok_and_appends(
         again.out == f"bulk: nothing to resume: every row of {source} is recorded ok in {report}\n"
     )
     assert len(fake.requests) == 2  # nothing sent the second time
-    assert _rows(report) == rows
+    assert read_jsonl(report) == rows
 
 
 async def test_resume_refuses_a_changed_input(
@@ -73,7 +62,7 @@ async def test_resume_refuses_a_changed_input(
         (["conn-0000"], "the report has line 2, which it has no row on"),
     ]
     for ids, detail in cases:
-        source = _input(tmp_path / "in.jsonl", ids)
+        source = write_jsonl(tmp_path / "in.jsonl", updates(ids))
         result = await cli(capsys, "bulk", str(source), *creds(fake), "--resume", str(report))
         assert result.status == 2
         assert f"cannot resume: {source} changed since {report} was written ({detail})" in (
@@ -99,7 +88,7 @@ async def test_resume_refuses_what_is_not_a_report(
     content: str | None,
     message: str,
 ) -> None:
-    source = _input(tmp_path / "in.jsonl")
+    source = write_jsonl(tmp_path / "in.jsonl", updates(IDS))
     report = tmp_path / "report.jsonl"
     if content is not None:
         report.write_text(content)
@@ -112,27 +101,27 @@ async def test_resume_refuses_what_is_not_a_report(
 async def test_resume_drops_a_row_cut_off_by_a_crash(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _input(tmp_path / "in.jsonl")
+    source = write_jsonl(tmp_path / "in.jsonl", updates(IDS))
     report = tmp_path / "report.jsonl"
     report.write_text(_row(1, "conn-0000", "ok") + _row(2, "conn-0001", "ok")[:20])
     result = await cli(capsys, "bulk", str(source), *creds(fake), "--resume", str(report))
     assert result.status == 0, result.err
-    assert [(r["line"], r["ok"]) for r in _rows(report)] == [(1, True), (2, True), (3, True)]
+    assert [(r["line"], r["ok"]) for r in read_jsonl(report)] == [(1, True), (2, True), (3, True)]
 
 
 async def test_resume_of_a_report_without_a_final_line_break(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _input(tmp_path / "in.jsonl")
+    source = write_jsonl(tmp_path / "in.jsonl", updates(IDS))
     report = tmp_path / "report.jsonl"
     report.write_text(_row(1, "conn-0000", "ok") + _row(2, "conn-0001", "ok").rstrip("\n"))
     result = await cli(capsys, "bulk", str(source), *creds(fake), "--resume", str(report))
     assert result.status == 0, result.err
     assert [r.connection_id for r in fake.requests] == ["conn-0002"]
-    assert [r["line"] for r in _rows(report)] == [1, 2, 3]
+    assert [r["line"] for r in read_jsonl(report)] == [1, 2, 3]
 
 
-async def test_resume_a_csv_input_with_malformed_rows(
+async def test_resume_a_csv_input_with_malformedread_jsonl(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     source = tmp_path / "in.csv"
@@ -142,7 +131,7 @@ async def test_resume_a_csv_input_with_malformed_rows(
     report = tmp_path / "report.jsonl"
     first = await cli(capsys, "bulk", str(source), *creds(fake), "--report", str(report))
     assert first.status == 1
-    assert [(r["line"], r["outcome"]) for r in _rows(report)] == [
+    assert [(r["line"], r["outcome"]) for r in read_jsonl(report)] == [
         (2, "ok"),
         (3, "failed"),
         (5, "ok"),
@@ -151,7 +140,7 @@ async def test_resume_a_csv_input_with_malformed_rows(
     assert again.status == 1  # the malformed row is still malformed
     assert "line 3: validateAvailability must be true or false, got 'yes'" in again.err
     assert len(fake.requests) == 2
-    assert [r["line"] for r in _rows(report)] == [2, 3, 5, 3]
+    assert [r["line"] for r in read_jsonl(report)] == [2, 3, 5, 3]
 
 
 async def test_resume_from_stdin(
@@ -160,7 +149,7 @@ async def test_resume_from_stdin(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    text = _input(tmp_path / "in.jsonl").read_text()
+    text = write_jsonl(tmp_path / "in.jsonl", updates(IDS)).read_text()
     report = tmp_path / "report.jsonl"
     report.write_text(_row(1, "conn-0000", "ok") + _row(3, "conn-0002", "ok"))
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
@@ -187,7 +176,7 @@ async def test_resume_options_that_conflict(
     message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    _input(tmp_path / "in.jsonl")
+    write_jsonl(tmp_path / "in.jsonl", updates(IDS))
     result = await cli(capsys, "bulk", "in.jsonl", *creds(fake), "--resume", "r.jsonl", *args)
     assert result.status == 2
     assert message in result.err

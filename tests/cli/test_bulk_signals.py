@@ -8,7 +8,6 @@ subject is how a process behaves when signalled while requests are in flight.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shlex
 import signal
@@ -18,24 +17,11 @@ from pathlib import Path
 import pytest
 
 from meetergo_async.testing import FakeMeetergo
-from tests.cli._helpers import COMMAND, subprocess_env
+from tests.cli._helpers import COMMAND, conn_ids, read_jsonl, subprocess_env, updates, write_jsonl
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROWS = 3000
-
-
-def _input(path: Path, rows: int) -> Path:
-    lines = (
-        json.dumps({"connectionId": f"conn-{i:04d}", "primaryCalendar": "work"})
-        for i in range(rows)
-    )
-    path.write_text("".join(line + "\n" for line in lines))
-    return path
-
-
-def _report(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 async def _start(fake: FakeMeetergo, *args: str) -> asyncio.subprocess.Process:
@@ -60,7 +46,7 @@ async def _applied_at_least(fake: FakeMeetergo, count: int) -> None:
 async def test_a_stopped_run_reports_every_row_read_and_resumes(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
-    source = _input(tmp_path / "in.jsonl", ROWS)
+    source = write_jsonl(tmp_path / "in.jsonl", updates(conn_ids(ROWS)))
     report = tmp_path / "report.jsonl"
     fast = ["--rate-per-minute", "0", "--concurrency", "32", "--quiet"]
     async with FakeMeetergo(generate=ROWS, rate_limit=None, latency=0.005) as fake:
@@ -71,7 +57,7 @@ async def test_a_stopped_run_reports_every_row_read_and_resumes(
         assert process.returncode == 128 + stop, err
         await asyncio.sleep(0.05)  # a request cut off in the server's latency lands now
 
-        rows = _report(report)
+        rows = read_jsonl(report)
         read = int(re.search(r"of (\d+) updated", out).group(1))  # type: ignore[union-attr]
         unread = int(re.search(r"(\d+) rows not read", out).group(1))  # type: ignore[union-attr]
         assert read + unread == ROWS
@@ -97,14 +83,14 @@ async def test_a_stopped_run_reports_every_row_read_and_resumes(
         assert len(fake.update_counts) == ROWS  # every row was applied
         assert f"{len(ok)} rows recorded ok not sent again" in out
 
-        final = _report(report)
+        final = read_jsonl(report)
         assert final[: len(rows)] == rows  # appended, the earlier rows untouched
         assert {row["line"] for row in final if row["ok"]} == set(range(1, ROWS + 1))
 
 
 async def _stuck_run(tmp_path: Path, fake: FakeMeetergo, *args: str) -> asyncio.subprocess.Process:
     """Start a run whose 4 requests in flight take 1 s each, and wait until all were sent."""
-    source = _input(tmp_path / "in.jsonl", 20)
+    source = write_jsonl(tmp_path / "in.jsonl", updates(conn_ids(20)))
     report = str(tmp_path / "report.jsonl")
     options = ["--report", report, "--rate-per-minute", "0", "--concurrency", "4", *args]
     process = await _start(fake, "bulk", str(source), *options)
@@ -122,7 +108,7 @@ async def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         out, _ = await _finish(process, timeout=5)
     assert process.returncode == 130
-    rows = _report(tmp_path / "report.jsonl")
+    rows = read_jsonl(tmp_path / "report.jsonl")
     assert [(row["line"], row["outcome"]) for row in rows] == [
         (line, "interrupted") for line in range(1, 5)
     ]
@@ -137,13 +123,13 @@ async def test_the_grace_period_ends_with_the_rest_interrupted(tmp_path: Path) -
         out, err = await _finish(process, timeout=5)
     assert process.returncode == 143
     assert "the 4 in flight get up to 0.2s to finish" in err
-    outcomes = [row["outcome"] for row in _report(tmp_path / "report.jsonl")]
+    outcomes = [row["outcome"] for row in read_jsonl(tmp_path / "report.jsonl")]
     assert outcomes == ["interrupted"] * 4
     assert "stopped by SIGTERM; 16 rows not read. To resume:" in out
 
 
 async def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
-    source = _input(tmp_path / "in.jsonl", 44)
+    source = write_jsonl(tmp_path / "in.jsonl", updates(conn_ids(44)))
     options = ["--rate-per-minute", "0", "--concurrency", "1", "--progress-every", "1"]
     async with FakeMeetergo(generate=44, rate_limit=None, latency=0.05) as fake:
         process = await _start(fake, "bulk", str(source), *options)

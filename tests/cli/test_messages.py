@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -13,21 +12,18 @@ from meetergo_async import SlidingWindow
 from meetergo_async.cli import bulk
 from meetergo_async.cli._parser import build_parser
 from meetergo_async.testing import FakeMeetergo
-from tests.cli._helpers import cli, creds
-
-
-def _rows(path: Path, *rows: dict[str, object]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
+from tests.cli._helpers import cli, creds, updates, write_jsonl
 
 
 async def test_a_snake_case_key_is_named_as_written_with_the_json_name_as_a_hint(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _rows(
+    source = write_jsonl(
         tmp_path / "in.jsonl",
-        {"connection_id": "conn-0000", "primaryCalendar": "work"},
-        {"connectionId": "conn-0001", "primary_calendar": "work", "user_id": "u"},
+        [
+            {"connection_id": "conn-0000", "primaryCalendar": "work"},
+            {"connectionId": "conn-0001", "primary_calendar": "work", "user_id": "u"},
+        ],
     )
     result = await cli(capsys, "bulk", str(source), *creds(fake))
     assert result.status == 1
@@ -136,7 +132,7 @@ async def test_a_base_url_ending_in_v4_gets_a_hint(
 async def test_many_failures_without_report_do_not_point_at_it(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _rows(tmp_path / "in.jsonl", *[{"connectionId": "c", "colour": "red"}] * 52)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"connectionId": "c", "colour": "red"}] * 52)
     result = await cli(capsys, "bulk", str(source), *creds(fake))
     assert result.status == 1
     assert "see --report" not in result.err
@@ -149,18 +145,20 @@ async def test_many_failures_without_report_do_not_point_at_it(
 async def test_no_python_names_in_the_messages_about_input(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    source = _rows(
+    source = write_jsonl(
         tmp_path / "in.jsonl",
-        {"connectionId": "conn-0000", "validateAvailability": None},
-        {"connectionId": "conn-0000", "selectedCalendars": None},
-        {"connectionId": "conn-0000", "primaryCalendar": None},
-        {"connectionId": "conn-0000", "selectedCalendars": "work"},
-        {"connectionId": "conn-0000", "selectedCalendars": [1]},
-        {"connectionId": "conn-0000", "primaryCalendar": ["work"]},
-        {"connectionId": "conn-0000", "syncBuffersToCalendar": "true"},
-        {"connectionId": 7, "primaryCalendar": "work"},
-        {"connectionId": "conn-0000", "userId": {"id": 1}, "primaryCalendar": "w"},
-        {"connectionId": None},
+        [
+            {"connectionId": "conn-0000", "validateAvailability": None},
+            {"connectionId": "conn-0000", "selectedCalendars": None},
+            {"connectionId": "conn-0000", "primaryCalendar": None},
+            {"connectionId": "conn-0000", "selectedCalendars": "work"},
+            {"connectionId": "conn-0000", "selectedCalendars": [1]},
+            {"connectionId": "conn-0000", "primaryCalendar": ["work"]},
+            {"connectionId": "conn-0000", "syncBuffersToCalendar": "true"},
+            {"connectionId": 7, "primaryCalendar": "work"},
+            {"connectionId": "conn-0000", "userId": {"id": 1}, "primaryCalendar": "w"},
+            {"connectionId": None},
+        ],
     )
     result = await cli(capsys, "bulk", str(source), *creds(fake))
     assert result.status == 1
@@ -217,12 +215,10 @@ async def test_repeated_connection_ids_are_counted(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     ids = ["conn-0000", "conn-0001", "conn-0000", "conn-0002", "conn-0001", "conn-0001"]
-    source = _rows(
-        tmp_path / "in.jsonl", *[{"connectionId": i, "primaryCalendar": "w"} for i in ids]
-    )
+    source = write_jsonl(tmp_path / "in.jsonl", updates(ids))
     result = await cli(capsys, "bulk", str(source), *creds(fake))
     assert result.status == 0
     assert "bulk: 2 connection id(s) appeared more than once (5 rows)" in result.out
-    single = _rows(tmp_path / "one.jsonl", {"connectionId": "conn-0000", "primaryCalendar": "w"})
+    single = write_jsonl(tmp_path / "one.jsonl", updates(["conn-0000"]))
     result = await cli(capsys, "bulk", str(single), *creds(fake))
     assert "more than once" not in result.out
