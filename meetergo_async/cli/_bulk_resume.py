@@ -122,6 +122,23 @@ def rows_to_send(source: LineSource, earlier: Earlier) -> int:
     return todo
 
 
+def rows_behind(earlier: Earlier) -> list[int]:
+    """The lines to send again whose connection a later row, recorded ``ok``, has updated.
+
+    Sending such a row again writes its values over the later row's.
+    """
+    last_ok: dict[str, int] = {}
+    for line in earlier.done:
+        connection_id = earlier.ids[line]
+        if connection_id is not None:
+            last_ok[connection_id] = max(last_ok.get(connection_id, 0), line)
+    return sorted(
+        line
+        for line, connection_id in earlier.ids.items()
+        if line not in earlier.done and last_ok.get(connection_id or "", 0) > line
+    )
+
+
 def _changed(source: LineSource, earlier: Earlier, detail: str) -> NoReturn:
     raise CommandError(
         f"cannot resume: {source.name} changed since {earlier.path} was written ({detail}); "

@@ -19,7 +19,7 @@ from ._bulk_fields import FIELDS
 from ._bulk_files import check_paths, open_output, open_report, report_path
 from ._bulk_input import count_records, records
 from ._bulk_report import MAX_PRINTED_FAILURES, Ledger, with_newline
-from ._bulk_resume import Earlier, read_report, resume_command, rows_to_send
+from ._bulk_resume import Earlier, read_report, resume_command, rows_behind, rows_to_send
 from ._bulk_source import STDIN, LineSource
 from ._common import EXIT_FAILED, EXIT_OK, PROG, CommandError, Ui
 from ._interrupts import DEFAULT_GRACE, Interrupts, drive
@@ -151,7 +151,15 @@ def _plan(args: argparse.Namespace, ui: Ui) -> _Plan:
     if args.resume is None:
         return _Plan(source, report, None, None if args.quiet else count_records(source))
     earlier = read_report(args.resume)
-    return _Plan(source, report, earlier, rows_to_send(source, earlier))
+    plan = _Plan(source, report, earlier, rows_to_send(source, earlier))
+    behind = rows_behind(earlier)
+    if behind:
+        more = f" and {len(behind) - 1} more" if len(behind) > 1 else ""
+        ui.err(
+            f"bulk: warning: line {behind[0]}{more} will be sent again although a later row "
+            "for the same connection is recorded ok: that later update may be undone"
+        )
+    return plan
 
 
 async def _run_all(
@@ -200,8 +208,8 @@ def _print_notes(ui: Ui, plan: _Plan, dispatch: Dispatch) -> None:
     ids, rows = dispatch.repeated()
     if ids:
         ui.out(
-            f"bulk: {ids} connection id(s) appeared more than once ({rows} rows): those "
-            "rows update the same connection"
+            f"bulk: {ids} connection id(s) appeared more than once ({rows} rows): they were "
+            "applied in input order, so the last row of each stays"
         )
 
 

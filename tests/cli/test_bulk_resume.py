@@ -180,3 +180,24 @@ async def test_resume_options_that_conflict(
     result = await cli(capsys, "bulk", "in.jsonl", *creds(fake), "--resume", "r.jsonl", *args)
     assert result.status == 2
     assert message in result.err
+
+
+async def test_resume_warns_about_a_row_behind_a_later_ok_one(
+    fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    ids = ["conn-0000", "conn-0001", "conn-0000", "conn-0001"]
+    source = write_jsonl(tmp_path / "in.jsonl", updates(ids))
+    report = tmp_path / "report.jsonl"
+    report.write_text(
+        _row(1, "conn-0000", "failed")
+        + _row(2, "conn-0001", "ok")
+        + _row(3, "conn-0000", "ok")
+        + _row(4, "conn-0001", "failed")
+    )
+    result = await cli(capsys, "bulk", str(source), *creds(fake), "--resume", str(report))
+    assert result.status == 0
+    assert result.err.splitlines()[0] == (
+        "bulk: warning: line 1 will be sent again although a later row for the same "
+        "connection is recorded ok: that later update may be undone"
+    )
+    assert [r.connection_id for r in fake.requests] == ["conn-0000", "conn-0001"]

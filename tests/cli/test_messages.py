@@ -215,10 +215,16 @@ async def test_repeated_connection_ids_are_counted(
     fake: FakeMeetergo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     ids = ["conn-0000", "conn-0001", "conn-0000", "conn-0002", "conn-0001", "conn-0001"]
-    source = write_jsonl(tmp_path / "in.jsonl", updates(ids))
+    rows = [{"connectionId": i, "primaryCalendar": f"cal-{n}"} for n, i in enumerate(ids)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
     result = await cli(capsys, "bulk", str(source), *creds(fake))
     assert result.status == 0
-    assert "bulk: 2 connection id(s) appeared more than once (5 rows)" in result.out
+    assert (
+        "bulk: 2 connection id(s) appeared more than once (5 rows): they were applied in "
+        "input order, so the last row of each stays" in result.out
+    )
+    state = fake.connections
+    assert [state[i]["primaryCalendar"] for i in ("conn-0000", "conn-0001")] == ["cal-2", "cal-5"]
     single = write_jsonl(tmp_path / "one.jsonl", updates(["conn-0000"]))
     result = await cli(capsys, "bulk", str(single), *creds(fake))
     assert "more than once" not in result.out
