@@ -186,8 +186,11 @@ class ClientSettings:
 
 
 def _from_env(value: str | None, name: str, environ: Mapping[str, str]) -> str | None:
-    # An empty environment variable counts as unset; an empty argument is an error.
-    return value if value is not None else environ.get(name) or None
+    # An empty or blank environment variable counts as unset; an empty argument is an error.
+    if value is not None:
+        return value
+    found = environ.get(name, "")
+    return found if found.strip() else None
 
 
 def resolve_settings(
