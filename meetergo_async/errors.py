@@ -7,6 +7,7 @@ sent. aiohttp's own exceptions never escape: they are wrapped, with the original
 
 ```
 MeetergoError
+├── BudgetUnavailableError        the shared rate budget (Redis) did not answer; nothing sent
 ├── APIConnectionError            the request did not get an HTTP answer
 │   └── APITimeoutError           ... because a timeout fired
 └── APIStatusError                the server answered with an error status
@@ -31,6 +32,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetUnavailableError",
     "ConflictError",
     "MeetergoError",
     "NotFoundError",
@@ -66,6 +68,13 @@ class MeetergoError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, attempts={self.attempts})"
+
+
+class BudgetUnavailableError(MeetergoError):
+    """The shared rate budget (``RedisBudget(on_unavailable="raise")``) did not answer.
+
+    Nothing was sent: the call can be repeated once Redis is back.
+    """
 
 
 class APIConnectionError(MeetergoError):
