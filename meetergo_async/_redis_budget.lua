@@ -21,8 +21,8 @@
 --       ended, ms since it was sent, status (0: no answer), Retry-After ms (-1 none, -2 too
 --       long to share), limit told by X-RateLimit-Limit (-1 no such header, 0 unusable),
 --       stamp (2 * blocks + 1 when granted during a block).
--- Returns: {"ok" | "resync", generation, now ms, limit in force, processes seen (-1: not
---           counted), stamp, ms until asking again (-1: all granted), heard (0/1),
+-- Returns: {"ok" | "resync", generation, now ms, limit in force, processes seen recently,
+--           stamp, ms until asking again (-1: all granted), heard (0/1),
 --           waits of the granted slots in ms...}
 
 local MARGIN = $margin
@@ -204,14 +204,13 @@ if learn or full then
   end
 end
 
-local processes = -1
 if hello == 1 then
   redis.call("ZADD", PROCS, now, pid)
   redis.call("ZREMRANGEBYSCORE", PROCS, "-inf", now - presence)
-  processes = redis.call("ZCARD", PROCS)
 elseif hello == -1 then
   redis.call("ZREM", PROCS, pid)
 end
+local processes = redis.call("ZCARD", PROCS)
 
 local flat = {}
 for _, name in ipairs(FIELDS) do

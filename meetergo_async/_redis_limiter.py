@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import attrs
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ._config import SlidingWindow
@@ -230,6 +231,8 @@ class RedisLimiter:
             return
         retry_ms = self._retry_ms(status, retry_after)
         told = _told(headers)
+        if told > 0:  # known here now; to the others with the next call
+            self._limit = min(self._b.window.limit, told)
         self._ledger.report(
             Update("A", ticket.member, now, sent, status, retry_ms, told, ticket.stamp)
         )
@@ -335,19 +338,28 @@ class RedisLimiter:
         if self._script is None:
             self._redis, self._owned = self._b.connect()
             self._script = self._redis.register_script(source())
+        try:
+            raw = await self._evaluate(args)
+        except RedisConnectionError:
+            # A connection Redis closed (a restart): the next one is new. A Redis that is
+            # down refuses it at once.
+            raw = await self._evaluate(args)
+        return parse_reply(raw)
+
+    async def _evaluate(self, args: list[str | int | float]) -> Any:
         async with asyncio.timeout(self._b.timeout):
             raw = await self._script(keys=list(self._b.keys), args=args)
         self.round_trips += 1
-        return parse_reply(raw)
+        return raw
 
     def _learn(self, reply: Reply, hello_at: float | None) -> None:
         if reply.generation != self._generation:
             self._generation, self._blocks = reply.generation, reply.blocks
         self._blocks = max(self._blocks, reply.blocks)
         self._limit, self._heard = reply.limit, reply.heard
+        self._fallback.processes = max(1, reply.processes)
         if hello_at is not None:
             self._hello_at = hello_at
-            self._fallback.processes = max(1, reply.processes)
         if not reply.resync:
             self._full = False
             if self._fallback.active:

@@ -7,12 +7,15 @@ without it.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -93,3 +96,18 @@ class RedisServer:
             return
         os.kill(proc.pid, sig)
         proc.wait(timeout=10)
+
+
+async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 2.0) -> None:
+    """Wait until ``check()`` holds (it may be a coroutine function); fail after ``timeout``.
+
+    For what neither Redis nor FakeMeetergo offers an event: a count reached, a key written.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not true after {timeout:g}s: {check}")
+        await asyncio.sleep(0.005)
