@@ -8,7 +8,8 @@ processes of their own, then runs side by side in one run:
   limit and no Redis (what users do today);
 - one process with the ``RedisBudget`` against the same server, for its Redis round trips;
 - one process on an unlimited server, the in-process limiter against the ``RedisBudget``
-  (both told 1,000,000 a minute, so neither waits): the throughput the round trips cost.
+  (both told 1,000,000 a minute, so neither waits), and no limiter at all
+  (``rate_limit=None``): the throughput the round trips cost.
 
 Efficiency = ideal / measured time, ideal = (N - limit) / (limit / ttl): the first ``limit``
 at once, then the rate. Round trips are counted by Redis itself (INFO commandstats). The
@@ -41,7 +42,7 @@ from ratelimit import requests_for, wrong_values
 from meetergo_async import MeetergoClient, SlidingWindow
 
 N, LIMIT, TTL = 1500, 250, 5.0
-N_UNLIMITED = 6000
+N_UNLIMITED = 3000
 """Updates of the throughput comparison: enough for a second or two of work."""
 IDEAL = (N - LIMIT) / (LIMIT / TTL)
 UNLIMITED = SlidingWindow(1_000_000, 60.0)
@@ -109,7 +110,7 @@ def commands(url: str) -> int:
 async def worker_run(args: dict[str, Any]) -> dict[str, Any]:
     """One process's share: a bulk update with a RedisBudget or its own limit."""
     limit = SlidingWindow(args["limit"], args["seconds"])
-    pace: Any = limit
+    pace: Any = limit if args["paced"] else None
     if args["redis"]:
         from meetergo_async.redis import RedisBudget
 
@@ -158,8 +159,9 @@ def run_processes(jobs: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
 
 
 def scenario(
-    redis_url: str, *, processes: int, concurrency: int, shared: bool, limited: bool, tag: str
-) -> Run:
+    redis_url: str, *, processes: int, concurrency: int, shared: bool, limited: bool, tag: str,
+    paced: bool = True,
+) -> Run:  # fmt: skip
     """Update N connections (N_UNLIMITED unlimited) from ``processes`` workers; check them."""
     limit = SlidingWindow(LIMIT, TTL) if limited else UNLIMITED
     server_args = ["nest", str(LIMIT), str(int(TTL))] if limited else []
@@ -168,7 +170,7 @@ def scenario(
         share = n // processes
         jobs = [
             {"url": url, "tag": tag, "start": p * share, "count": share, "limit": limit.limit,
-             "seconds": limit.seconds, "concurrency": concurrency,
+             "seconds": limit.seconds, "concurrency": concurrency, "paced": paced,
              "redis": redis_url if shared else "", "prefix": f"bench-{tag}"}
             for p in range(processes)
         ]  # fmt: skip
@@ -186,6 +188,12 @@ SCENARIOS = {
     "1 process, RedisBudget": {"shared": True, "limited": True, "many": False},
     "1 process, unlimited server, in-process": {"shared": False, "limited": False, "many": False},
     "1 process, unlimited server, RedisBudget": {"shared": True, "limited": False, "many": False},
+    "1 process, unlimited server, no limiter": {
+        "shared": False,
+        "limited": False,
+        "many": False,
+        "paced": False,
+    },
 }
 HEADERS = ["scenario", "seconds", "efficiency", "range", "updates/s", "requests", "429s",
            "failed", "state", "Redis trips/request"]  # fmt: skip
@@ -208,6 +216,7 @@ def main() -> None:
                 run = scenario(
                     redis_url, processes=processes, concurrency=options.concurrency,
                     shared=kind["shared"], limited=kind["limited"], tag=f"r{round_no}s{i}",
+                    paced=kind.get("paced", True),
                 )  # fmt: skip
                 runs[name].append(run)
                 print(f"round {round_no + 1}: {name}: {_row(name, [run])}", flush=True)
@@ -215,10 +224,12 @@ def main() -> None:
     print(f"\nmedians over {options.rounds} round(s), P = {options.processes}, "
           f"{options.concurrency} tasks each; ideal {IDEAL:g} s")  # fmt: skip
     print(table(HEADERS, rows))
-    inproc = median([r.n / r.seconds for r in runs["1 process, unlimited server, in-process"]])
-    shared = [r.n / r.seconds for r in runs["1 process, unlimited server, RedisBudget"]]
-    print(f"\nunlimited server: RedisBudget / in-process throughput = "
-          f"{median(shared) / inproc:.2f}")  # fmt: skip
+    print("\nunlimited server, throughput of the RedisBudget over the same round's:")
+    shared = runs["1 process, unlimited server, RedisBudget"]
+    for other in ("in-process", "no limiter"):
+        baseline = runs[f"1 process, unlimited server, {other}"]
+        ratios = [o.seconds / s.seconds for s, o in zip(shared, baseline, strict=True)]
+        print(f"  {other}: median {median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 def _row(name: str, found: list[Run]) -> list[object]:

@@ -20,7 +20,7 @@ from ._ratelimit import Ticket
 from ._window import SlidingWindowLimiter
 
 if TYPE_CHECKING:
-    from ._redis_limiter import Binding
+    from ._redis_pump import Binding
 
 __all__ = ["RETRY_SECONDS", "Fallback"]
 

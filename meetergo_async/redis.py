@@ -24,7 +24,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from ._config import DEFAULT_RATE_LIMIT, SlidingWindow
-from ._redis_limiter import Binding, RedisLimiter
+from ._redis_limiter import RedisLimiter
+from ._redis_pump import Binding
 from ._redis_script import Keys, budget_keys
 from ._validate import (
     ArgumentTypeError,
