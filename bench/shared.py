@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import redis
-from _common import API_KEY, USER_ID, median, server, table
+from _common import API_KEY, USER_ID, median, run_together, server, table
 from ratelimit import requests_for, wrong_values
 
 from meetergo_async import MeetergoClient, SlidingWindow
@@ -137,23 +137,10 @@ def worker_main(raw: str) -> None:
     print(json.dumps({**outcome, "began": began, "ended": time.time()}), flush=True)
 
 
-def _worker(job: dict[str, Any]) -> subprocess.Popen[str]:
-    command = [sys.executable, str(Path(__file__)), "--worker", json.dumps(job)]
-    # This script with its own arguments.
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
-
-
 def run_processes(jobs: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
     """Run one worker per job side by side; their combined span and summed outcome."""
-    procs = [_worker(job) for job in jobs]
-    for proc in procs:
-        assert proc.stdout is not None
-        proc.stdout.readline()  # ready
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    reports = [json.loads(proc.communicate()[0]) for proc in procs]
+    me = [sys.executable, str(Path(__file__)), "--worker"]
+    reports = run_together([[*me, json.dumps(job)] for job in jobs])
     span = max(r.pop("ended") for r in reports) - min(r.pop("began") for r in reports)
     return span, {k: sum(r[k] for r in reports) for k in ("failures", "requests", "rate_limited")}
 

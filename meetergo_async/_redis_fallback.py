@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from ._config import SlidingWindow
@@ -31,17 +31,18 @@ RETRY_SECONDS: Final = 1.0
 
 
 class Fallback:
-    """A client's pacing while Redis is down: when to try Redis again, and the local limiter."""
+    """A client's pacing while Redis is down: when to try Redis again, and the local limiter.
+
+    ``local`` makes the in-process limiter for a window (the client's clock and sleep).
+    """
 
     def __init__(
         self,
         binding: Binding,
-        *,
+        local: Callable[[SlidingWindow], SlidingWindowLimiter],
         clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-        max_pause: float,
     ) -> None:
-        self._b, self._clock, self._sleep, self._max_pause = binding, clock, sleep, max_pause
+        self._b, self._local, self._clock = binding, local, clock
         self.active = False
         self.retry_at = -math.inf
         self.reason = ""
@@ -62,13 +63,9 @@ class Fallback:
             return
         share = self._b.local_share or self.processes
         own = max(1, limit // share)
-        if self._limiter is None or self._limiter.window != SlidingWindow(own, self._seconds):
-            self._limiter = SlidingWindowLimiter(
-                SlidingWindow(own, self._seconds),
-                clock=self._clock,
-                sleep=self._sleep,
-                max_pause=self._max_pause,
-            )
+        window = SlidingWindow(own, self._seconds)
+        if self._limiter is None or self._limiter.window != window:
+            self._limiter = self._local(window)
         log.warning(
             "%s: this client paces itself at %d requests per %gs (1/%d of %d) until it does",
             self.reason, own, self._seconds, share, limit,

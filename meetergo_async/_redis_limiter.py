@@ -15,6 +15,7 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 import attrs
 
@@ -24,7 +25,7 @@ from ._redis_fallback import Fallback
 from ._redis_ledger import Ledger
 from ._redis_pump import Binding, Grant, Pump
 from ._redis_script import Update
-from ._window import _TOO_LONG
+from ._window import _TOO_LONG, SlidingWindowLimiter
 from .errors import BudgetUnavailableError
 
 __all__ = ["RedisLimiter", "RedisTicket"]
@@ -67,7 +68,8 @@ class RedisLimiter:
         self._b, self._clock, self._sleep, self._max_pause = binding, clock, sleep, max_pause
         self._process = secrets.token_hex(8)
         self._ledger = Ledger(binding.window.seconds, flight)
-        self._fallback = Fallback(binding, clock=clock, sleep=sleep, max_pause=max_pause)
+        local = partial(SlidingWindowLimiter, clock=clock, sleep=sleep, max_pause=max_pause)
+        self._fallback = Fallback(binding, local, clock)
         self._pump = Pump(
             binding, self._ledger, self._fallback, process=self._process, flight=flight,
             clock=clock, sleep=sleep,
