@@ -9,6 +9,7 @@ passes between calls.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from meetergo_async._redis_script import (
     source,
 )
 from meetergo_async._window import PROBE_FIRST
-from meetergo_async._window_log import EXPIRY_MARGIN
+from meetergo_async._window_log import EXPIRY_MARGIN, RECOVERY_STEP, RECOVERY_WINDOWS
 
 API_KEY = "ak_live:2f1d6c1e-1111-4a4a-9c9c-000000000001:s3cr3t-test-key"
 OTHER_KEY = "ak_live:2f1d6c1e-2222-4a4a-9c9c-000000000002:other-secret"
@@ -40,9 +41,11 @@ SLACK = 0.1
 class Script:
     """The budget script of one API key, called as a limiter would."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys, limit: int) -> None:
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, limit: int, window: float = WINDOW
+    ) -> None:
         self._script = client.register_script(source())
-        self.keys, self.limit = keys, limit
+        self.keys, self.limit, self.window = keys, limit, window
         self.first = 1
         self.granted: list[str] = []
         """The members of the slots the last call granted."""
@@ -59,7 +62,7 @@ class Script:
         limit: int | None = None,
     ) -> Reply:
         args = arguments(
-            limit=limit or self.limit, window=WINDOW, flight=1.0, presence=10.0,
+            limit=limit or self.limit, window=self.window, flight=1.0, presence=10.0,
             process=process, generation=generation, full=full, wanted=wanted, hello=hello,
             first=self.first, updates=updates, now=time.monotonic(),
         )  # fmt: skip
@@ -228,22 +231,39 @@ async def test_a_limit_told_by_the_server_binds_every_process(script: Script) ->
     assert other.waits[0] > WINDOW - SLACK
 
 
-async def test_a_limit_taught_by_a_block_binds_every_process(
-    redis_client: aioredis.Redis, prefix: str
-) -> None:
-    script = Script(redis_client, budget_keys(prefix, API_KEY), limit=10)
+async def teach(script: Script) -> Reply:
+    """Have 4 requests accepted, then a 429 and a probe that gets through: the limit is 4."""
     await heard(script)  # 1 accepted
     await script.call(wanted=3)
     await script.call(updates=[answer(member) for member in script.granted])  # 4 accepted
     await script.call(wanted=1)
     refused = await script.call(updates=[answer(script.granted[0], 429, retry_ms=0)])
+    assert refused.limit == 10
     probes = await script.call(wanted=1, process="p2")
     assert probes.stamp % 2 == 1
     assert probes.waits == (0.0,)
-    done = await script.call(process="p2", updates=[answer(script.granted[0], stamp=probes.stamp)])
-    assert refused.limit == 10
-    assert done.limit == 4
+    return await script.call(process="p2", updates=[answer(script.granted[0], stamp=probes.stamp)])
+
+
+async def test_a_limit_taught_by_a_block_binds_every_process(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    script = Script(redis_client, budget_keys(prefix, API_KEY), limit=10)
+    assert (await teach(script)).limit == 4
     assert (await script.call(process="p3")).limit == 4
+
+
+async def test_a_taught_limit_climbs_back_for_every_process(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    window = 0.15
+    script = Script(redis_client, budget_keys(prefix, API_KEY), limit=10, window=window)
+    assert (await teach(script)).limit == 4
+    await asyncio.sleep(RECOVERY_WINDOWS * window)  # clean windows: no 429
+    await script.call(wanted=1, process="p3")
+    climbed = await script.call(process="p3", updates=[answer(script.granted[0])])
+    assert climbed.limit == 4 + math.ceil(RECOVERY_STEP * 10)
+    assert (await script.call(process="p1")).limit == climbed.limit
 
 
 async def test_a_slot_given_back_is_free_again(script: Script) -> None:
