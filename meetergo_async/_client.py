@@ -28,10 +28,11 @@ from ._config import (
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    SharedBudget,
     SlidingWindow,
     resolve_settings,
 )
-from ._ratelimit import make_limiter
+from ._ratelimit import close_limiter, make_limiter
 from ._retry import OnRetry, Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
@@ -77,7 +78,9 @@ class MeetergoClient:
         retry: the default ``RetryPolicy``; every method also takes ``retry=``.
         rate_limit: the client's pace: a ``SlidingWindow`` (default: meetergo's 100 requests
             in any 60 s) or a ``RateLimit`` (a token bucket); ``None`` sets no limit of its
-            own (the server's rate-limit headers and 429s are still honoured).
+            own (the server's rate-limit headers and 429s are still honoured); or a
+            ``meetergo_async.redis.RedisBudget``, one budget per API key shared with every
+            client on the same Redis.
         max_concurrency: most requests of this client in flight at once.
         on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
             function; what it raises is logged, not propagated.
@@ -100,7 +103,7 @@ class MeetergoClient:
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-        rate_limit: RateLimit | SlidingWindow | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,
         allow_insecure_http: bool = False,
@@ -120,8 +123,9 @@ class MeetergoClient:
             max_connections=max_concurrency, max_response_bytes=max_response_bytes,
         )  # fmt: skip
         self._limiter = make_limiter(
-            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after
-        )
+            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
+            api_key=settings.api_key, attempt_timeout=settings.timeout,
+        )  # fmt: skip
         self._caller = Caller(
             self._transport, self._limiter, max_concurrency=max_concurrency,
             timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
@@ -155,10 +159,14 @@ class MeetergoClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and the session it made (a borrowed one stays open); idempotent."""
+        """Close the client, the session it made (a borrowed one stays open) and what its
+        limiter opened (a shared budget's Redis connections from a URL); idempotent."""
         if self._state is not _State.CLOSED:
             self._state = _State.CLOSED
-            await self._transport.aclose()
+            try:
+                await close_limiter(self._limiter)
+            finally:
+                await self._transport.aclose()
 
     def _open(self) -> None:
         if self._state is _State.CLOSED:

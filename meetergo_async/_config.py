@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -20,6 +20,9 @@ from ._validate import (
     count,
     positive,
 )
+
+if TYPE_CHECKING:
+    from ._ratelimit import Pacer
 
 DEFAULT_BASE_URL: Final = "https://api.meetergo.com"
 DEFAULT_TIMEOUT: Final = 30.0
@@ -128,6 +131,27 @@ DEFAULT_RATE_LIMIT: Final = SlidingWindow(100, 60.0)
 """meetergo's limit per API key: 100 requests in any 60 seconds (a sliding log)."""
 
 
+@runtime_checkable
+class SharedBudget(Protocol):
+    """A rate budget kept outside the process (``meetergo_async.redis.RedisBudget``).
+
+    A client given one as ``rate_limit`` asks it for its limiter, naming its API key: every
+    client of the same key shares the budget.
+    """
+
+    def limiter_for(
+        self,
+        api_key: str,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        max_pause: float,
+        attempt_timeout: float,
+    ) -> Pacer:
+        """Make the limiter of one client of ``api_key``."""
+        ...
+
+
 @attrs.frozen
 class ClientSettings:
     """A client's settings after resolution: arguments first, then ``MEETERGO_*``, then defaults.
@@ -138,7 +162,7 @@ class ClientSettings:
         base_url: the API host, checked, without a trailing slash.
         timeout: seconds one attempt may take.
         retry: the default retry policy.
-        rate_limit: the client's pace, or ``None``.
+        rate_limit: the client's pace (a shared budget included), or ``None``.
         max_concurrency: most requests in flight at once.
         max_response_bytes: the cap of a response body.
     """
@@ -148,7 +172,7 @@ class ClientSettings:
     base_url: str
     timeout: float
     retry: RetryPolicy
-    rate_limit: RateLimit | SlidingWindow | None
+    rate_limit: RateLimit | SlidingWindow | SharedBudget | None
     max_concurrency: int
     max_response_bytes: int
 
@@ -201,7 +225,7 @@ def resolve_settings(
     allow_insecure_http: bool,
     timeout: float,
     retry: RetryPolicy,
-    rate_limit: RateLimit | SlidingWindow | None,
+    rate_limit: RateLimit | SlidingWindow | SharedBudget | None,
     max_concurrency: int,
     max_response_bytes: int,
     environ: Mapping[str, str] = os.environ,
@@ -220,10 +244,13 @@ def resolve_settings(
     check_count("max_concurrency", max_concurrency)
     check_count("max_response_bytes", max_response_bytes)
     check_instance("retry", retry, RetryPolicy)
-    if rate_limit is not None and not isinstance(rate_limit, RateLimit | SlidingWindow):
+    if rate_limit is not None and not isinstance(
+        rate_limit, RateLimit | SlidingWindow | SharedBudget
+    ):
         kind = type(rate_limit).__name__
         raise ArgumentTypeError(
-            "rate_limit", f"{{name}} must be a SlidingWindow, a RateLimit or None, got {kind}"
+            "rate_limit",
+            f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
         )
     return ClientSettings(
         key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes
