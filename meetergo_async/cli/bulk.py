@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from meetergo_async import MeetergoClient, SlidingWindow
+from meetergo_async import DEFAULT_RATE_LIMIT, MeetergoClient, SlidingWindow
 
 from ._bulk_dispatch import Dispatch
 from ._bulk_fields import FIELDS
@@ -24,6 +25,7 @@ from ._bulk_source import STDIN, LineSource
 from ._common import EXIT_FAILED, EXIT_OK, PROG, CommandError, Ui
 from ._interrupts import DEFAULT_GRACE, Interrupts, drive
 from ._options import (
+    in_words,
     make_client,
     non_negative_float,
     non_negative_int,
@@ -31,6 +33,9 @@ from ._options import (
     positive_int,
 )
 from ._progress import DEFAULT_PROGRESS_EVERY, Progress, progress
+
+ENV_REDIS_URL: Final = "MEETERGO_REDIS_URL"
+"""Where ``--redis-url`` is read from when the option is not given."""
 
 _EPILOG: Final = f"""\
 input:
@@ -86,6 +91,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         type=non_negative_int,
         metavar="N",
         help="at most N requests in any 60 s (default 100, meetergo's limit); 0: no pacing",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share the key's budget through this Redis with every other client of the key "
+        f"(bots, other runs); default ${ENV_REDIS_URL}; needs the redis extra",
     )
     parser.add_argument(
         "--strict", action="store_true", help="check every line first; send nothing if any is bad"
@@ -239,7 +250,28 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         # 0 turns pacing off, as `sandbox --rate-per-minute 0` turns the server's limit off.
         limit = args.rate_per_minute
         options["rate_limit"] = SlidingWindow(limit, 60.0) if limit else None
+    redis_url = args.redis_url or os.environ.get(ENV_REDIS_URL, "").strip() or None
+    if redis_url is not None:
+        window = options.get("rate_limit", DEFAULT_RATE_LIMIT)
+        if window is None:
+            raise CommandError("--redis-url shares a limit: it cannot go with --rate-per-minute 0")
+        options["rate_limit"] = _shared_budget(redis_url, window, args.redis_url is None)
     return options
+
+
+def _shared_budget(url: str, window: SlidingWindow, from_env: bool) -> Any:
+    """A ``RedisBudget`` on ``url``, loaded only when asked for (the ``redis`` extra)."""
+    source = ENV_REDIS_URL if from_env else "--redis-url"
+    try:
+        from meetergo_async.redis import RedisBudget
+    except ImportError:
+        raise CommandError(
+            f'{source} needs the redis extra: pip install "meetergo-async[redis]"'
+        ) from None
+    try:
+        return RedisBudget(url, window)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(in_words(exc, {"redis": source})) from None
 
 
 def _validate(source: LineSource, ui: Ui) -> None:
