@@ -224,7 +224,7 @@ class SlidingWindowLimiter:
         if tightest is not None and tightest.remaining is not None:
             if not self._logging:  # from now on a limit is known: keep the log
                 self._logging = True
-                self._log.done.append(hit)
+                self._log.keep(hit)
             if self.window is None and tightest.reset is not None:
                 self._learn_window(tightest.reset)
             # Several named throttlers are not one window: then only Remaining is used.
