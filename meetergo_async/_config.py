@@ -8,7 +8,13 @@ from typing import Final
 
 import attrs
 
-from ._credentials import PAT_PREFIX, check_base_url, check_credentials
+from ._credentials import (
+    PAT_PREFIX,
+    check_base_url,
+    check_credentials,
+    missing_acting_user,
+    needs_acting_user,
+)
 from ._validate import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -156,10 +162,12 @@ class ClientSettings:
         """The user a call acts as: ``as_user`` (checked), else the default user.
 
         Raises:
-            ArgumentValueError, ArgumentTypeError: ``as_user`` is malformed, or given with
-                a personal access token.
+            ArgumentValueError, ArgumentTypeError: ``as_user`` is malformed, given with a
+                personal access token, or missing where an API key has no default user.
         """
         if as_user is None:
+            if self.user_id is None and needs_acting_user(self.api_key, None):
+                raise missing_acting_user()
             return self.user_id
         check_text("as_user", as_user)
         if self.api_key.startswith(PAT_PREFIX):

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import typing
 from collections.abc import Mapping
 from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+from meetergo_async._credentials import needs_acting_user
 from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentError
 
-from ._common import CommandError
+from ._common import ENV_API_KEY, CommandError
 
 OPTION_NAMES: Final[Mapping[str, str]] = {
     "api_key": "--api-key",
@@ -79,11 +81,21 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
         CommandError: a credential or option is missing or malformed (exit status 2).
     """
     try:
-        return MeetergoClient(
+        client = MeetergoClient(
             api_key=args.api_key, user_id=args.user_id, base_url=args.base_url, **options
         )
     except (TypeError, ValueError) as exc:
         raise CommandError(in_words(exc, OPTION_NAMES)) from None
+    # The SDK lets an API key go without a default user and asks each call for one; a
+    # command names it here, before anything runs, unless --as-user names it.
+    key = args.api_key or os.environ.get(ENV_API_KEY, "")
+    user = args.user_id or os.environ.get("MEETERGO_USER_ID") or None
+    if needs_acting_user(key, user) and getattr(args, "as_user", None) is None:
+        raise CommandError(
+            "a platform API key (ak_live:...) acts for a user of your company that each "
+            "request must name: pass --user-id or set MEETERGO_USER_ID"
+        )
+    return client
 
 
 def positive_int(text: str) -> int:
