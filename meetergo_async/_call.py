@@ -19,10 +19,10 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
-from ._ratelimit import Pacer
+from ._ratelimit import Pacer, Ticket
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
-from ._transport import Transport
+from ._transport import Answer, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
 
 __all__ = ["Call", "Caller", "ClientStats"]
@@ -80,6 +80,7 @@ class Caller:
         clock: the monotonic clock.
         sleep: the awaitable sleep.
         on_retry: the user's retry hook, or ``None``.
+        on_attempt: told of every attempt that was sent, as it ends (``_events``).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class Caller:
         clock: Clock,
         sleep: Sleep,
         on_retry: OnRetry | None,
+        on_attempt: Callable[[Call, Ticket, Answer | None], None] | None = None,
     ) -> None:
         self._transport, self._limiter = transport, limiter
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -102,6 +104,7 @@ class Caller:
         self._clock, self._sleep, self._on_retry = clock, sleep, on_retry
         self.requests = 0
         self.retries = 0
+        self._on_attempt = on_attempt or _unobserved
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
@@ -147,6 +150,7 @@ class Caller:
             except MeetergoError as failure:
                 raise call.failed(failure) from failure.__cause__
             finally:
+                self._on_attempt(call, ticket, answer)
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
         status, headers = answer.status, answer.headers
@@ -172,3 +176,7 @@ class Caller:
                 raise call.failed(APITimeoutError("the call's deadline has passed"))
             total = min(total, remaining)
         return self._timeout if total == self._timeout_seconds else aiohttp.ClientTimeout(total)
+
+
+def _unobserved(call: Call, ticket: Ticket, answer: Answer | None) -> None:
+    """No ``on_event`` hook: an attempt's end costs one call to this."""

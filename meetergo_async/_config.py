@@ -12,6 +12,7 @@ from ._credentials import (
     PAT_PREFIX,
     check_base_url,
     check_credentials,
+    check_proxy,
     missing_acting_user,
     needs_acting_user,
 )
@@ -147,6 +148,9 @@ class ClientSettings:
         rate_limit: the client's pace, or ``None``.
         max_concurrency: most requests in flight at once.
         max_response_bytes: the cap of a response body.
+        proxy: the proxy URL of the session the client makes, or ``None`` (never shown in
+            a repr: it may hold a password).
+        trust_env: whether that session takes its proxy from the environment.
     """
 
     api_key: str = attrs.field(repr=False)
@@ -157,6 +161,8 @@ class ClientSettings:
     rate_limit: RateLimit | SlidingWindow | None
     max_concurrency: int
     max_response_bytes: int
+    proxy: str | None = attrs.field(default=None, repr=False)
+    trust_env: bool = True
 
     def acting_user(self, as_user: str | None) -> str | None:
         """The user a call acts as: ``as_user`` (checked), else the default user.
@@ -209,6 +215,9 @@ def resolve_settings(
     rate_limit: RateLimit | SlidingWindow | None,
     max_concurrency: int,
     max_response_bytes: int,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    borrowed_session: bool = False,
     environ: Mapping[str, str] = os.environ,
 ) -> ClientSettings:
     """Check every option of a client and fill in the environment and the defaults.
@@ -230,6 +239,9 @@ def resolve_settings(
         raise ArgumentTypeError(
             "rate_limit", f"{{name}} must be a SlidingWindow, a RateLimit or None, got {kind}"
         )
+    check_instance("trust_env", trust_env, bool)
+    proxy = check_proxy(proxy, borrowed_session)
     return ClientSettings(
-        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes
-    )
+        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes,
+        proxy, trust_env,
+    )  # fmt: skip

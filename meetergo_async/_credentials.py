@@ -108,6 +108,49 @@ def check_base_url(url: object, allow_insecure_http: bool) -> str:
     return url.rstrip("/")
 
 
+def check_proxy(proxy: object, borrowed_session: bool) -> str | None:
+    """Return the proxy URL (or ``None``) if it is ``http(s)://[user:password@]host[:port]``.
+
+    The messages never include the URL: it may hold the proxy's password.
+
+    Raises:
+        ArgumentTypeError: not a ``str``. ArgumentValueError: malformed, or given with a
+            borrowed session, whose own settings the client never changes.
+    """
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str):
+        raise ArgumentTypeError("proxy", f"{NAME} must be a str, got {type(proxy).__name__}")
+    if borrowed_session:
+        raise ArgumentValueError(
+            "proxy",
+            f"{NAME} applies to the session the client makes; give the session you pass "
+            "its own (aiohttp.ClientSession(proxy=...))",
+        )
+    problem = _proxy_problem(proxy)
+    if problem:
+        raise ArgumentValueError("proxy", problem)
+    return proxy
+
+
+def _proxy_problem(proxy: str) -> str | None:
+    try:
+        parts = urlsplit(proxy)
+        parts.port  # noqa: B018 - parsing the port raises ValueError when it is invalid
+    except ValueError:
+        return f"{NAME} is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{NAME} must start with http:// or https:// and name a host"
+    if (
+        parts.query
+        or parts.fragment
+        or parts.path.strip("/")
+        or _WHITESPACE_OR_CONTROL.search(proxy)
+    ):
+        return f"{NAME} must be scheme://[user:password@]host[:port], nothing more"
+    return None
+
+
 def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> str | None:
     if scheme not in ("http", "https") or not host:
         return f"{NAME} must start with https:// and name a host"
