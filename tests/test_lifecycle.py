@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
@@ -69,6 +70,14 @@ def messages(caught: list[warnings.WarningMessage]) -> list[str]:
 
 async def list_once(client: MeetergoClient) -> int:
     return len(await client.list_calendar_connections())
+
+
+async def used_session(client: MeetergoClient) -> aiohttp.ClientSession:
+    """Make one call, so the client has opened its session; return the session."""
+    await list_once(client)
+    session = client._transport.session
+    assert session is not None
+    return session
 
 
 # -- one loop -------------------------------------------------------------------------------
@@ -154,9 +163,7 @@ async def test_aclose_from_another_thread_hands_the_closing_to_the_running_owner
     fake_meetergo: FakeMeetergo,
 ) -> None:
     client = make_client(fake_meetergo)
-    await list_once(client)
-    session = client._transport.session
-    assert session is not None
+    session = await used_session(client)
 
     await asyncio.to_thread(asyncio.run, client.aclose())
 
@@ -171,9 +178,7 @@ async def test_a_client_collected_while_open_warns_once_naming_itself(
     fake_meetergo: FakeMeetergo,
 ) -> None:
     client = make_client(fake_meetergo)
-    await list_once(client)
-    session = client._transport.session
-    assert session is not None
+    session = await used_session(client)
 
     with recorded() as caught:
         del client
@@ -227,8 +232,6 @@ def test_a_client_whose_constructor_failed_does_not_warn() -> None:
 async def test_a_borrowed_session_is_left_open_even_by_a_client_left_open(
     fake_meetergo: FakeMeetergo,
 ) -> None:
-    import aiohttp
-
     async with aiohttp.ClientSession() as session:
         client = make_client(fake_meetergo, session=session)
         await list_once(client)
