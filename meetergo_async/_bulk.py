@@ -1,8 +1,14 @@
-"""Many updates at once: lazy input, bounded concurrency, exactly one result per item."""
+"""Many updates at once: lazy input, bounded concurrency, exactly one result per item.
+
+Updates to the same connection are applied in input order: an item starts only after the
+item before it for the same connection id has ended. It waits for that without a worker
+(``_Lanes``), so the other connections' items keep running meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -11,23 +17,31 @@ from collections.abc import (
     Generator,
     Iterable,
 )
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from ._validate import ArgumentTypeError, validate_update_request
 from .errors import MeetergoError
 from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
 
-__all__ = ["BulkItem", "iter_bulk", "run_bulk"]
+__all__ = ["MAX_WAITING_PER_WORKER", "BulkItem", "iter_bulk", "run_bulk"]
 
 BulkItem: TypeAlias = UpdateRequest | tuple[str, CalendarConnectionUpdate]
+Parts: TypeAlias = tuple[str, CalendarConnectionUpdate, str | None, str | None]
+"""An item's ``(connection_id, update, owner_user_id, as_user)``."""
 RunOne: TypeAlias = Callable[
     [str, CalendarConnectionUpdate, str | None, str | None],
     Awaitable[tuple[CalendarConnection, int]],
 ]
 """Send one update: ``(connection_id, update, owner_user_id, as_user)``."""
+Job: TypeAlias = tuple[int, Parts]
+"""An item ready to send: its input position and its parts."""
+
+MAX_WAITING_PER_WORKER: Final = 8
+"""Items that may wait for an earlier item of their connection, per worker; beyond that
+the input is not read until some of them have started."""
 
 
-def to_parts(item: object) -> tuple[str, CalendarConnectionUpdate, str | None, str | None]:
+def to_parts(item: object) -> Parts:
     """Accept an ``UpdateRequest`` or a ``(connection_id, update)`` pair; give its parts.
 
     A pair is checked as ``UpdateRequest`` would check it, without building one.
@@ -95,47 +109,114 @@ class _Source:
             return self._index - 1, item
 
 
-async def _worker(
-    source: _Source,
-    run_one: RunOne,
-    deliver: Callable[[UpdateResult], None],
-    room: asyncio.Semaphore | None,
-) -> None:
-    """Take items until the input ends; hand each one's result to ``deliver``.
+class _Lanes:
+    """Runs the items of each connection id one at a time, in input order.
 
-    With ``room``, a result needs room before the next item is read: at most one result
-    per worker waits unconsumed, so the input is never read far ahead of the consumer.
+    An id is known here while one of its items runs; an item read meanwhile for the same
+    id waits in that id's queue, holding no worker, until the running one ends. At most
+    ``capacity`` items wait at once (``room`` holds the reading back), so memory stays
+    bounded whatever the input.
     """
-    while True:
-        if room is not None:
-            await room.acquire()
-        taken = await source.next()
-        if taken is None:
+
+    def __init__(self, capacity: int) -> None:
+        self._queues: dict[str, deque[Job] | None] = {}
+        self._capacity = capacity
+        self._waiting = 0
+        self._moved = asyncio.Event()
+
+    async def room(self) -> None:
+        """Return once fewer than ``capacity`` items wait."""
+        while self._waiting >= self._capacity:
+            self._moved.clear()
+            await self._moved.wait()
+
+    def enter(self, job: Job) -> bool:
+        """Tell whether ``job`` may start now; if not, it waits for its id's running item."""
+        connection_id = job[1][0]
+        if connection_id not in self._queues:
+            self._queues[connection_id] = None  # running, nothing behind it yet
+            return True
+        queue = self._queues[connection_id]
+        if queue is None:
+            queue = self._queues[connection_id] = deque()
+        queue.append(job)
+        self._waiting += 1
+        return False
+
+    def leave(self, connection_id: str) -> Job | None:
+        """The item running for ``connection_id`` ended: the next one to start, or ``None``."""
+        queue = self._queues[connection_id]
+        if not queue:
+            del self._queues[connection_id]
+            return None
+        self._waiting -= 1
+        self._moved.set()
+        return queue.popleft()
+
+
+class _Crew:
+    """What the workers of one bulk run share: the input, the lanes, the sender, the output.
+
+    With ``room``, a result needs room before its item starts: at most one result per
+    worker waits unconsumed, so the input is never read far ahead of the consumer. An item
+    that waits for an earlier one of its connection holds no room until it starts.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        run_one: RunOne,
+        deliver: Callable[[UpdateResult], None],
+        workers: int,
+        room: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.source = _Source(items)
+        self._lanes = _Lanes(MAX_WAITING_PER_WORKER * workers)
+        self._run_one, self._deliver, self._room = run_one, deliver, room
+
+    async def work(self) -> None:
+        """Take items until the input ends; hand each one's result to ``deliver``."""
+        room = self._room
+        while True:
+            await self._lanes.room()
             if room is not None:
+                await room.acquire()
+            taken = await self.source.next()
+            if taken is None:
+                if room is not None:
+                    room.release()
+                return
+            index, item = taken
+            try:
+                parts = to_parts(item)
+            except (TypeError, ValueError) as error:
+                self._deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
+                continue
+            if self._lanes.enter((index, parts)):
+                await self._run_lane((index, parts))
+            elif room is not None:
                 room.release()
-            return
-        index, item = taken
-        try:
-            connection_id, update, owner_user_id, as_user = to_parts(item)
-        except (TypeError, ValueError) as error:
-            deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
-            continue
-        try:
-            connection, attempts = await run_one(connection_id, update, owner_user_id, as_user)
-        except Exception as error:  # noqa: BLE001 - one item's failure must never stop the others
-            deliver(_result(index, connection_id, error))
-        else:
-            deliver(UpdateResult(index, connection_id, connection, attempts=attempts))
+
+    async def _run_lane(self, job: Job) -> None:
+        """Run ``job``, then each item that waited behind it for its connection, in order."""
+        connection_id = job[1][0]
+        current: Job | None = job
+        while current is not None:
+            index, (_, update, owner_user_id, as_user) = current
+            try:
+                sent = await self._run_one(connection_id, update, owner_user_id, as_user)
+            except Exception as error:  # noqa: BLE001 - one item's failure never stops the others
+                self._deliver(_result(index, connection_id, error))
+            else:
+                self._deliver(UpdateResult(index, connection_id, sent[0], attempts=sent[1]))
+            current = self._lanes.leave(connection_id)
+            if current is not None and self._room is not None:
+                await self._room.acquire()
 
 
-async def _feed(
-    source: _Source,
-    run_one: RunOne,
-    out: asyncio.Queue[UpdateResult | None],
-    room: asyncio.Semaphore,
-) -> None:
+async def _feed(crew: _Crew, out: asyncio.Queue[UpdateResult | None]) -> None:
     try:
-        await _worker(source, run_one, out.put_nowait, room)
+        await crew.work()
     finally:
         out.put_nowait(None)  # this worker's end marker
 
@@ -160,7 +241,6 @@ async def run_bulk(
     Every result is kept anyway, so the workers store them directly: no queue, and no
     consumer to wake per result.
     """
-    source = _Source(items)
     results: list[UpdateResult | None] = []
 
     def store(result: UpdateResult) -> None:
@@ -168,15 +248,14 @@ async def run_bulk(
             results.extend([None] * (result.index + 1 - len(results)))
         results[result.index] = result
 
-    workers = [
-        asyncio.create_task(_worker(source, run_one, store, None)) for _ in range(max_concurrency)
-    ]
+    crew = _Crew(items, run_one, store, max_concurrency)
+    workers = [asyncio.create_task(crew.work()) for _ in range(max_concurrency)]
     try:
         await asyncio.gather(*workers)
     finally:
         await _finish(items, workers)
-    if source.error is not None:
-        raise source.error
+    if crew.source.error is not None:
+        raise crew.source.error
     return [r for r in results if r is not None]
 
 
@@ -187,17 +266,18 @@ async def iter_bulk(
 
     ``max_concurrency`` workers share the input and take the next item only when they are
     free, so a generator of any length is never drained ahead of the work and nothing is
-    held per item. An invalid item yields its ``TypeError``/``ValueError`` and sends
+    held per item. Items for the same connection id run one at a time in input order: one
+    that must wait for an earlier item of its id waits without a worker (at most
+    ``MAX_WAITING_PER_WORKER`` per worker wait; then reading pauses), so other ids keep
+    running. An invalid item yields its ``TypeError``/``ValueError`` and sends
     nothing. If reading the input raises, the items already started finish and are
     yielded, then that error propagates. Closing or cancelling the iterator cancels the
     requests in flight and waits for them to end.
     """
-    source = _Source(items)
     out: asyncio.Queue[UpdateResult | None] = asyncio.Queue()
     room = asyncio.Semaphore(max_concurrency)
-    workers = [
-        asyncio.create_task(_feed(source, run_one, out, room)) for _ in range(max_concurrency)
-    ]
+    crew = _Crew(items, run_one, out.put_nowait, max_concurrency, room)
+    workers = [asyncio.create_task(_feed(crew, out)) for _ in range(max_concurrency)]
     running = len(workers)
     try:
         while running:
@@ -209,5 +289,5 @@ async def iter_bulk(
                 yield result
     finally:
         await _finish(items, workers)
-    if source.error is not None:
-        raise source.error
+    if crew.source.error is not None:
+        raise crew.source.error

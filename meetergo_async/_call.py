@@ -19,6 +19,8 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
+from ._events import UNOBSERVED, Observer
+from ._health import Health, is_service_failure
 from ._ratelimit import Pacer, Ticket
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
@@ -60,11 +62,13 @@ class Call:
     parse: Callable[[object], Any]
     first_sent_at: float | None = None
     attempts: int = 0
-    probes: int = 0  # attempts that only found a client-wide pause still going on
+    probes: int = 0  # attempts that only found a client-wide pause or outage going on
 
-    def failed(self, error: MeetergoError) -> MeetergoError:
-        """Stamp ``error`` with this call's method, path and attempt count."""
+    def failed(self, error: MeetergoError, now: float | None = None) -> MeetergoError:
+        """Stamp ``error`` with this call's method, path, attempts and, at ``now``, time spent."""
         error.method, error.path, error.attempts = self.operation.method, self.path, self.attempts
+        if now is not None and self.first_sent_at is not None:
+            error.elapsed = now - self.first_sent_at
         return error
 
 
@@ -80,7 +84,9 @@ class Caller:
         clock: the monotonic clock.
         sleep: the awaitable sleep.
         on_retry: the user's retry hook, or ``None``.
-        on_attempt: told of every attempt that was sent, as it ends (``_events``).
+        observer: told of every attempt that was sent, as it ends, and of every wait for
+            an outage to end (``_events``; the limiter and ``retry_sleep`` report their own).
+        retry_sleep: the sleep between attempts, if not ``sleep``.
     """
 
     def __init__(
@@ -94,7 +100,8 @@ class Caller:
         clock: Clock,
         sleep: Sleep,
         on_retry: OnRetry | None,
-        on_attempt: Callable[[Call, Ticket, Answer | None], None] | None = None,
+        observer: Observer = UNOBSERVED,
+        retry_sleep: Sleep | None = None,
     ) -> None:
         self._transport, self._limiter = transport, limiter
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -102,9 +109,10 @@ class Caller:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._secrets = secrets
         self._clock, self._sleep, self._on_retry = clock, sleep, on_retry
+        self._health = Health(clock, sleep)
         self.requests = 0
         self.retries = 0
-        self._on_attempt = on_attempt or _unobserved
+        self._observer, self._retry_sleep = observer, retry_sleep or sleep
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
@@ -124,7 +132,7 @@ class Caller:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
         ctx = RetryContext(call.operation, call.path, call.policy, started, self._clock,
-                           self._sleep, self._on_retry, self._on_wait,
+                           self._retry_sleep, self._on_retry, self._on_wait,
                            lambda: call.probes)  # fmt: skip
         return await retry_after_failure(first, partial(self._attempt, call), ctx)
 
@@ -134,6 +142,36 @@ class Caller:
             self._limiter.pause(wait)
 
     async def _attempt(self, call: Call) -> Any:
+        probe = await self._admit(call)  # waits out an outage; True: this attempt probes it
+        sent_before = call.attempts
+        try:
+            ticket, answer = await self._send(call)
+        except MeetergoError as failure:
+            if call.attempts > sent_before and is_service_failure(failure):
+                self._service_failed(call, failure, probe)
+            elif probe:
+                self._health.release()
+            raise
+        except BaseException:
+            if probe:
+                self._health.release()  # cancelled: it told nothing
+            raise
+        return self._read(call, ticket, answer, probe)
+
+    async def _admit(self, call: Call) -> bool:
+        if not self._health.down:
+            return False
+        deadline = call.policy.deadline
+        started = self._clock() if call.first_sent_at is None else call.first_sent_at
+        waiting_since = self._clock()
+        try:
+            return await self._health.admit(None if deadline is None else started + deadline)
+        except MeetergoError as error:
+            raise call.failed(error, self._clock()) from None
+        finally:
+            self._observer.waited("pause", self._clock() - waiting_since)
+
+    async def _send(self, call: Call) -> tuple[Ticket, Answer]:
         async with self._slots:
             ticket = self._limiter.try_acquire() or await self._limiter.acquire()
             if call.first_sent_at is None:
@@ -141,30 +179,48 @@ class Caller:
             timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
             call.attempts += 1
             self.requests += 1
-            method = call.operation.method
             answer = None
             try:
                 answer = await self._transport.send(
-                    method, call.url, call.headers, call.body, timeout
+                    call.operation.method, call.url, call.headers, call.body, timeout
                 )
             except MeetergoError as failure:
-                raise call.failed(failure) from failure.__cause__
+                raise call.failed(failure, self._clock()) from failure.__cause__
             finally:
-                self._on_attempt(call, ticket, answer)
+                self._observer.attempted(call, ticket, answer)
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
-        status, headers = answer.status, answer.headers
+        return ticket, answer
+
+    def _read(self, call: Call, ticket: Ticket, answer: Answer, probe: bool) -> Any:
+        """Turn an answer into the call's result, or raise its error; tell limiter and health."""
+        method, status, headers = call.operation.method, answer.status, answer.headers
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
+            self._health.answered(status, probe)
             return call.parse(decode_success(answer.body, method, call.path))
         error = _answers.error_for_status(
             status, answer.reason, dict(headers), answer.body,
             method=method, path=call.path, secrets=self._secrets,
         )  # fmt: skip
-        self._limiter.on_response(ticket, status, headers, error.retry_after)
-        if ticket.probe and status == 429:
-            call.probes += 1
-        raise call.failed(error)
+        # A gateway's 503 with Retry-After, or among many successes, refuses for rate.
+        throttled = status == 429 or (
+            status == 503 and (error.retry_after is not None or self._health.throttling())
+        )
+        self._limiter.on_response(ticket, 429 if throttled else status, headers, error.retry_after)
+        if throttled or not is_service_failure(error):
+            self._health.answered(status, probe)
+            call.probes += ticket.probe and throttled  # the pause going on, not a failure
+        else:
+            self._service_failed(call, error, probe)
+        raise call.failed(error, self._clock())
+
+    def _service_failed(self, call: Call, error: MeetergoError, probe: bool) -> None:
+        self._health.failed(error, probe)
+        call.probes += probe  # the outage going on, not a failure of this call
+        note = self._health.outage_note()
+        if note:  # the call may end with this error: say how long the service has been down
+            error.message = f"{error.message}; {note}"
 
     def _attempt_timeout(self, call: Call) -> aiohttp.ClientTimeout:
         total = call.timeout
@@ -173,10 +229,6 @@ class Caller:
             assert call.first_sent_at is not None  # set by _attempt before it asks
             remaining = call.first_sent_at + deadline - self._clock()
             if remaining <= 0:
-                raise call.failed(APITimeoutError("the call's deadline has passed"))
+                raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
             total = min(total, remaining)
         return self._timeout if total == self._timeout_seconds else aiohttp.ClientTimeout(total)
-
-
-def _unobserved(call: Call, ticket: Ticket, answer: Answer | None) -> None:
-    """No ``on_event`` hook: an attempt's end costs one call to this."""

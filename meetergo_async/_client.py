@@ -28,7 +28,7 @@ from ._config import (
     SlidingWindow,
     resolve_settings,
 )
-from ._events import OnEvent, instrument
+from ._events import UNOBSERVED, OnEvent, instrument
 from ._lifecycle import Lifecycle, State
 from ._ratelimit import make_limiter
 from ._retry import OnRetry, Operation
@@ -122,14 +122,14 @@ class MeetergoClient:
         limiter = make_limiter(
             rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after
         )
-        self._emitter, limiter, sleep = instrument(
+        self._emitter, limiter, retry_sleep = instrument(
             on_event, limiter, sleep, default_user=settings.user_id, clock=clock
         )
         self._caller = Caller(
             self._transport, limiter, max_concurrency=max_concurrency,
             timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
             clock=clock, sleep=sleep, on_retry=on_retry,
-            on_attempt=self._emitter.attempted if self._emitter else None,
+            observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
         )  # fmt: skip
         self._life = Lifecycle(self._transport, self._emitter)
 
@@ -234,8 +234,8 @@ class MeetergoClient:
         """Update many connections; return exactly one ``UpdateResult`` per item, in input order.
 
         ``items`` holds ``UpdateRequest`` objects or ``(connection_id, update)`` pairs. A
-        failing or invalid item never stops the others. See
-        ``iter_update_calendar_connections`` for the details.
+        failing or invalid item never stops the others; updates to the same connection are
+        applied in input order. See ``iter_update_calendar_connections`` for the details.
         """
         limit = self._bulk_limit(max_concurrency)
         self._life.enter()
@@ -251,9 +251,11 @@ class MeetergoClient:
 
         The input, an iterable or async iterable, is read lazily: at most ``max_concurrency``
         items (default: the client's) are in flight, and no item is read before a slot is
-        free. All items share the client's limiter and retry policy. An invalid item yields
-        a result carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop
-        early, close the iterator (``contextlib.aclosing``) to cancel what is in flight.
+        free. All items share the client's limiter and retry policy. Items for the same
+        connection id run one at a time in input order (a later one starts once the earlier
+        one has ended); other ids keep running meanwhile. An invalid item yields a result
+        carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop early,
+        close the iterator (``contextlib.aclosing``) to cancel what is in flight.
         """
         limit = self._bulk_limit(max_concurrency)
         self._life.check_loop()

@@ -60,7 +60,7 @@ class RetryPolicy:
         ValueError: a value is out of range. TypeError: a value is not a number.
     """
 
-    max_attempts: int = 5
+    max_attempts: int = 8
     initial_backoff: float = 0.5
     max_backoff: float = 20.0
     max_retry_after: float = 60.0
@@ -76,7 +76,7 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY: Final = RetryPolicy()
-"""Five attempts, full-jitter backoff from 0.5 s up to 20 s, a 120 s deadline per call."""
+"""Eight attempts, full-jitter backoff from 0.5 s up to 20 s, a 120 s deadline per call."""
 
 
 @attrs.frozen

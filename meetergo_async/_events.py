@@ -2,13 +2,14 @@
 
 An ``AttemptEvent`` tells how one attempt ended (its status, or why no answer came) and how
 long it took; a ``WaitEvent`` tells how long a call waited and why: for its turn under the
-rate limit (``pace``), while the whole client held back after a 429 (``pause``), or before
-a retry (``backoff``). They feed a metrics library; docs/production.md shows Prometheus and
-OpenTelemetry.
+rate limit (``pace``), while the whole client held back after a 429 or for an outage to
+end (``pause``), or before a retry (``backoff``). They feed a metrics library;
+docs/production.md shows Prometheus and OpenTelemetry.
 
-Without a hook nothing here runs. With one, ``Emitter`` hears attempts through one call
-from ``Caller._attempt`` and measures waits by wrapping the limiter's ``acquire`` and the
-retry layer's sleep, so neither the limiters nor the retry policy know about events.
+Without a hook nothing here runs. With one, ``Emitter`` hears of attempts and of waits for
+an outage to end from the ``Caller`` (its ``Observer``), and measures the other waits by
+wrapping the limiter's ``acquire`` and the retry layer's sleep, so neither the limiters nor
+the retry policy know about events.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import math
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
 
 import attrs
 
@@ -33,7 +34,16 @@ if TYPE_CHECKING:
     from ._call import Call
     from ._transport import Answer
 
-__all__ = ["AttemptEvent", "Emitter", "Event", "OnEvent", "WaitEvent", "instrument"]
+__all__ = [
+    "UNOBSERVED",
+    "AttemptEvent",
+    "Emitter",
+    "Event",
+    "Observer",
+    "OnEvent",
+    "WaitEvent",
+    "instrument",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +84,8 @@ class WaitEvent:
 
     Attributes:
         reason: ``"pace"`` (its turn under the rate limit), ``"pause"`` (the whole client
-            held back after a 429) or ``"backoff"`` (the retry policy's wait after a
-            failed attempt).
+            held back after a 429, or waiting for an outage to end) or ``"backoff"`` (the
+            retry policy's wait after a failed attempt).
         seconds: how long it waited, by the client's clock.
     """
 
@@ -86,6 +96,29 @@ class WaitEvent:
 Event: TypeAlias = AttemptEvent | WaitEvent
 OnEvent: TypeAlias = Callable[[Event], Awaitable[None] | None]
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
+
+
+class Observer(Protocol):
+    """What ``Caller`` tells of its attempts and outage waits (``UNOBSERVED``: nobody)."""
+
+    def attempted(self, call: Call, ticket: Ticket, answer: Answer | None) -> None:
+        """An attempt ended, answered or not; called in its ``finally``."""
+
+    def waited(self, reason: WaitReason, seconds: float) -> None:
+        """A call waited ``seconds`` for ``reason``."""
+
+
+class _Unobserved:
+    """No ``on_event`` hook: each attempt costs one call to a method that does nothing."""
+
+    def attempted(self, call: Call, ticket: Ticket, answer: Answer | None) -> None:
+        """Nothing to tell."""
+
+    def waited(self, reason: WaitReason, seconds: float) -> None:
+        """Nothing to tell."""
+
+
+UNOBSERVED: Final[Observer] = _Unobserved()
 
 
 def hash_user(user: str) -> str:
@@ -143,6 +176,11 @@ class Emitter:
         self.emit(
             AttemptEvent(method, route, status, error, latency, call.attempts, self._user(user))
         )
+
+    def waited(self, reason: WaitReason, seconds: float) -> None:
+        """Report a wait that took time."""
+        if seconds > 0:
+            self.emit(WaitEvent(reason, seconds))
 
     def _user(self, headers: Mapping[str, str] | None) -> str | None:
         user = headers.get(USER_ID_HEADER, self._default_user) if headers else self._default_user
@@ -251,7 +289,5 @@ class _TimedPacer:
         started = clock()
         reason: WaitReason = "pause" if _paused(self._limiter, started) else "pace"
         ticket = await self._limiter.acquire()
-        waited = clock() - started
-        if waited > 0:
-            self._emitter.emit(WaitEvent(reason, waited))
+        self._emitter.waited(reason, clock() - started)
         return ticket

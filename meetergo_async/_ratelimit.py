@@ -8,6 +8,7 @@ default: meetergo's throttler counts that way) and ``_bucket`` for a token bucke
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
@@ -16,7 +17,7 @@ import attrs
 
 from ._config import RateLimit, SlidingWindow
 
-__all__ = ["Pacer", "Ticket", "make_limiter"]
+__all__ = ["Pacer", "Signal", "Ticket", "make_limiter", "wait_for_change"]
 
 
 @attrs.frozen
@@ -57,6 +58,32 @@ class Pacer(Protocol):
 
     def pause(self, seconds: float) -> None:
         """The retry layer is about to wait ``seconds`` after a 429."""
+
+
+class Signal:
+    """An event that wakes everyone waiting on it once, then starts afresh."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake the current waiters."""
+        self.event.set()
+        self.event = asyncio.Event()
+
+
+async def wait_for_change(
+    event: asyncio.Event, sleep: Callable[[float], Awaitable[None]], seconds: float | None
+) -> None:
+    """Sleep ``seconds`` (``None``: until ``event``), waking early when ``event`` is set."""
+    waiting: list[asyncio.Future[object]] = [asyncio.ensure_future(event.wait())]
+    if seconds is not None:
+        waiting.append(asyncio.ensure_future(sleep(seconds)))
+    try:
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in waiting:
+            future.cancel()
 
 
 def make_limiter(

@@ -25,7 +25,13 @@ from tenacity.wait import wait_base
 
 from ._config import RetryPolicy
 from ._http import TRANSIENT_STATUSES
-from .errors import APIConnectionError, APIStatusError, MeetergoError, RateLimitError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITLSError,
+    MeetergoError,
+    RateLimitError,
+)
 
 __all__ = ["Operation", "RetryContext", "RetryEvent", "retry_after_failure"]
 
@@ -42,8 +48,9 @@ class Operation:
 
     Only a request that is safe to repeat (``idempotent``) is retried after a 5xx, a 408,
     a timeout or a lost connection, where the server may have applied it. A 429 is retried
-    for every operation: the server says it did not process the request. ``route`` names
-    the endpoint in events (``/v4/.../connections/{connection_id}``), never an id.
+    for every operation: the server says it did not process the request. A TLS failure is
+    never retried: another attempt would fail the same way. ``route`` names the endpoint in
+    events (``/v4/.../connections/{connection_id}``), never an id.
     """
 
     method: str
@@ -54,7 +61,7 @@ class Operation:
         """Tell whether ``error`` may be followed by another attempt of this operation."""
         if isinstance(error, RateLimitError):
             return True
-        if not self.idempotent:
+        if not self.idempotent or isinstance(error, APITLSError):
             return False
         if isinstance(error, APIConnectionError):
             return True

@@ -21,7 +21,7 @@ from yarl import URL
 
 from . import _http
 from ._config import ClientSettings
-from .errors import APIConnectionError, APITimeoutError
+from ._failures import no_answer
 
 __all__ = ["Answer", "Transport"]
 
@@ -177,6 +177,7 @@ class Transport:
 
         Raises:
             APITimeoutError: no complete answer within ``timeout``.
+            APITLSError: the TLS handshake or the certificate failed.
             APIConnectionError: the connection failed or broke before the answer was read.
         """
         session = self._session
@@ -187,12 +188,8 @@ class Transport:
             ) as response:
                 raw = await self._read(response, method, url)
                 return Answer(response.status, response.reason or "", response.headers, raw)
-        except TimeoutError as exc:
-            message = f"no complete answer within {timeout.total:g}s"
-            raise APITimeoutError(message) from exc
-        except aiohttp.ClientError as exc:
-            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise APIConnectionError(message) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise no_answer(exc, url.host, url.port, timeout.total) from exc
 
     async def _read(self, response: aiohttp.ClientResponse, method: str, url: URL) -> bytes:
         """Read the body, never past ``max_response_bytes``; a longer one reads as empty.

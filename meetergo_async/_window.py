@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from ._config import SlidingWindow
 from ._http import parse_throttlers, tightest_throttler
 from ._neighbours import Neighbours
-from ._ratelimit import Ticket
+from ._ratelimit import Signal, Ticket, wait_for_change
 from ._window_log import Hit, Lesson, OwnLog
 
 __all__ = ["SlidingWindowLimiter"]
@@ -102,7 +102,7 @@ class SlidingWindowLimiter:
         self._heard = window is None
         self._seq = self._queued = 0
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        self._changed = Signal()
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
 
@@ -130,21 +130,10 @@ class SlidingWindowLimiter:
         try:
             async with self._lock:
                 while (wait := self._wait(self._clock())) != 0.0:
-                    await self._wait_for_change(wait)
+                    await wait_for_change(self._changed.event, self._sleep, wait)
                 return self._grant(self._clock())
         finally:
             self._queued -= 1
-
-    async def _wait_for_change(self, seconds: float | None) -> None:
-        """Sleep ``seconds`` (``None``: until an answer), waking early when an answer comes."""
-        waiting: list[asyncio.Future[object]] = [asyncio.ensure_future(self._changed.wait())]
-        if seconds is not None:
-            waiting.append(asyncio.ensure_future(self._sleep(seconds)))
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for future in waiting:
-                future.cancel()
 
     def _grant(self, now: float) -> Ticket:
         self._seq += 1
@@ -202,7 +191,7 @@ class SlidingWindowLimiter:
     def on_attempt_done(self, ticket: Ticket | None = None) -> None:
         """Note that an attempt ended without an answer (failed or cancelled)."""
         if ticket is not None and self._end(ticket, 0) is not None:
-            self._notify()
+            self._changed.notify()
 
     def on_response(
         self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
@@ -217,16 +206,12 @@ class SlidingWindowLimiter:
             self._refused(hit, retry_after, hit.ended)
         else:
             self._answered(hit, headers, hit.ended)
-        self._notify()
+        self._changed.notify()
 
     def _end(self, ticket: Ticket, status: int) -> Hit | None:
         if self._block is not None and self._block.probe == ticket.seq:
             self._block.probe = None
         return self._log.end(ticket.seq, status, self._clock(), keep=self._logging)
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     def _answered(self, hit: Hit, headers: Mapping[str, str], now: float) -> None:
         block = self._block

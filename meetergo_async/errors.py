@@ -5,10 +5,14 @@ mistakes in the caller's arguments raise ``TypeError`` or ``ValueError`` before 
 sent. aiohttp's own exceptions never escape: they are wrapped, with the original kept as
 ``__cause__``.
 
+``str(error)`` is one line of at most 200 characters; the full body of an error answer
+stays in ``APIStatusError.body``.
+
 ```
 MeetergoError
 ├── APIConnectionError            the request did not get an HTTP answer
-│   └── APITimeoutError           ... because a timeout fired
+│   ├── APITimeoutError           ... because a timeout fired
+│   └── APITLSError               ... because TLS failed (handshake, certificate): not retried
 └── APIStatusError                the server answered with an error status
     ├── BadRequestError           400
     ├── AuthenticationError       401
@@ -24,10 +28,12 @@ MeetergoError
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
+    "APITLSError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
@@ -40,6 +46,9 @@ __all__ = [
     "ServerError",
 ]
 
+_MAX_STR_CHARS: Final = 200
+"""The longest ``str(error)``: the message is cut (with ``…``) to fit what surrounds it."""
+
 
 class MeetergoError(Exception):
     """Base class of every error the SDK raises about the server or the network.
@@ -49,6 +58,8 @@ class MeetergoError(Exception):
         method: the HTTP method of the failed call (``""`` when not tied to a request).
         path: the request path, without host or query.
         attempts: how many attempts the call made before giving up.
+        elapsed: seconds from the call's first attempt to the end of its last one
+            (``None`` when not tied to a call).
     """
 
     def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
@@ -57,23 +68,43 @@ class MeetergoError(Exception):
         self.method = method
         self.path = path
         self.attempts = 1
+        self.elapsed: float | None = None
 
     def _where(self) -> str:
         return f" ({self.method} {self.path})" if self.method else ""
 
     def __str__(self) -> str:
-        return f"{self.message}{self._where()}"
+        return _fit("", self.message, self._where())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, attempts={self.attempts})"
 
 
 class APIConnectionError(MeetergoError):
-    """The request got no HTTP answer: refused, reset, disconnected, or cut off mid-body."""
+    """The request got no HTTP answer: refused, reset, disconnected, or cut off mid-body.
+
+    The message names the host and port; after more than one attempt, ``str()`` also says
+    how many were made over how long.
+    """
+
+    def __str__(self) -> str:
+        tried = ""
+        if self.attempts > 1:
+            over = "" if self.elapsed is None else f" over {_seconds(self.elapsed)}"
+            tried = f"; {self.attempts} attempts{over}"
+        return _fit("", self.message, tried + self._where())
 
 
 class APITimeoutError(APIConnectionError):
     """A timeout fired before the answer was complete."""
+
+
+class APITLSError(APIConnectionError):
+    """The TLS handshake or the server's certificate failed; the call is not retried.
+
+    Another attempt cannot heal it: the message says what to check (the scheme and port of
+    ``base_url``, the server's certificate).
+    """
 
 
 class APIStatusError(MeetergoError):
@@ -112,7 +143,7 @@ class APIStatusError(MeetergoError):
     def __str__(self) -> str:
         head = f"meetergo API {self.status} {self.reason}".rstrip()
         rid = f" [request id {self.request_id}]" if self.request_id else ""
-        return f"{head}: {self.message}{self._where()}{rid}"
+        return _fit(f"{head}: ", self.message, f"{self._where()}{rid}")
 
 
 class BadRequestError(APIStatusError):
@@ -167,3 +198,16 @@ def _body_str(body: object, key: str) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def _fit(before: str, message: str, after: str) -> str:
+    """Join the parts, cutting ``message`` so the whole is at most ``_MAX_STR_CHARS`` long."""
+    room = _MAX_STR_CHARS - len(before) - len(after)
+    if len(message) > room:
+        message = message[: max(room - 1, 0)].rstrip() + "…"
+    text = before + message + after
+    return text if len(text) <= _MAX_STR_CHARS else text[: _MAX_STR_CHARS - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"

@@ -102,3 +102,39 @@ def base_kind(error: BaseException | None) -> type[BaseException] | None:
         if isinstance(error, kind):
             return kind
     return None if error is None else type(error)
+
+
+class VirtualTime:
+    """A fake clock for many concurrent sleepers: time jumps to the earliest wake-up.
+
+    ``FakeTime`` adds every sleep to the clock, which is right for one sleeper at a time;
+    with several, their sleeps would add up. Here a sleep waits until the clock reaches its
+    end, and the sleeper whose end is the earliest moves the clock there after a few real
+    milliseconds, which let requests on the loopback finish first. ``on_tick`` runs each
+    time the clock moves (a test can restart a server at a given time).
+    """
+
+    def __init__(self, start: float = 0.0, real_step: float = 0.002) -> None:
+        self.now = start
+        self.real_step = real_step
+        self.on_tick: Any = None
+        self._ends: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        import asyncio
+        import bisect
+
+        end = self.now + max(0.0, seconds)
+        bisect.insort(self._ends, end)
+        try:
+            while self.now < end:
+                await asyncio.sleep(self.real_step)
+                if self._ends and self._ends[0] >= end and self.now < end:
+                    self.now = end
+                    if self.on_tick is not None:
+                        await self.on_tick(self.now)
+        finally:
+            self._ends.remove(end)

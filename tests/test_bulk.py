@@ -19,7 +19,7 @@ from meetergo_async import (
     RetryPolicy,
     UpdateRequest,
 )
-from meetergo_async._bulk import iter_bulk
+from meetergo_async._bulk import MAX_WAITING_PER_WORKER, iter_bulk, run_bulk
 from tests.conftest import BASE_URL, USER_ID, FakeTime, base_kind, mocked_client
 
 PREFIX = f"{BASE_URL}/v4/calendar-connections/connections/"
@@ -361,3 +361,101 @@ async def test_an_argument_refused_before_sending_reports_no_attempt(mock_api, f
     assert isinstance(result.error, ValueError)
     assert result.attempts == 0
     assert not mock_api.requests
+
+
+# -- updates to the same connection run in input order -------------------------------------
+
+
+class Recorder:
+    """A ``run_one`` that takes a few loop turns per item and records what ran when.
+
+    ``hold`` names ids whose first item waits for ``release`` before it ends.
+    """
+
+    def __init__(self, hold: frozenset[str] = frozenset()) -> None:
+        self.started: list[tuple[str, str]] = []  # (connection id, primary calendar)
+        self.running: dict[str, int] = {}
+        self.overlap = 0
+        self.hold = hold
+        self.release = asyncio.Event()
+
+    async def run_one(
+        self, connection_id: str, update: CalendarConnectionUpdate, *_: object
+    ) -> tuple[CalendarConnection, int]:
+        value = str(update.primary_calendar)
+        self.started.append((connection_id, value))
+        self.running[connection_id] = self.running.get(connection_id, 0) + 1
+        self.overlap = max(self.overlap, self.running[connection_id])
+        try:
+            if connection_id in self.hold:
+                self.hold -= {connection_id}
+                await self.release.wait()
+            # Later items finish sooner: without ordering they would overtake earlier ones.
+            for _ in range(60 - int(value) % 60):
+                await asyncio.sleep(0)
+            if value.endswith("3"):
+                raise RuntimeError("this item fails")
+        finally:
+            self.running[connection_id] -= 1
+        return CalendarConnection(id=connection_id, primary_calendar=value), 1
+
+    def values_of(self, connection_id: str) -> list[str]:
+        return [value for cid, value in self.started if cid == connection_id]
+
+
+def numbered(connection_id: str, number: int) -> tuple[str, CalendarConnectionUpdate]:
+    return connection_id, CalendarConnectionUpdate(primary_calendar=str(number))
+
+
+@pytest.mark.parametrize("form", ["list", "iterator"])
+async def test_items_for_one_connection_run_one_at_a_time_in_input_order(form: str) -> None:
+    recorder = Recorder()
+    # Every third item is for "same"; the others each name a connection of their own.
+    items = [numbered("same" if i % 3 == 0 else f"other-{i}", i) for i in range(60)]
+    if form == "list":
+        results = await run_bulk(items, recorder.run_one, 8)
+    else:
+        results = [r async for r in iter_bulk(items, recorder.run_one, 8)]
+    assert sorted(r.index for r in results) == list(range(60))
+    assert recorder.overlap == 1  # never two items of one connection at once
+    assert recorder.values_of("same") == [str(i) for i in range(0, 60, 3)]
+    failed = sorted(r.index for r in results if not r.ok)
+    assert failed == [3, 13, 23, 33, 43, 53]  # a failed item does not stop its successors
+
+
+async def test_items_for_other_connections_are_not_held_back() -> None:
+    recorder = Recorder(hold=frozenset({"slow"}))
+    items = [numbered("slow", i) for i in range(6)] + [numbered(f"c{i}", i) for i in range(30)]
+    done: list[str] = []
+    stream = iter_bulk(items, recorder.run_one, 4)
+    async with asyncio.timeout(5):
+        async for result in stream:
+            done.append(result.connection_id or "")
+            if len(done) == 30:
+                # Every other connection finished while "slow" still runs its first item.
+                assert "slow" not in done
+                assert recorder.values_of("slow") == ["0"]
+                recorder.release.set()
+    assert done[30:] == ["slow"] * 6
+    assert recorder.values_of("slow") == [str(i) for i in range(6)]
+
+
+async def test_items_waiting_for_their_connection_are_bounded() -> None:
+    # However many items name one connection, what is read and not yet done stays bounded
+    # (so memory does too): the run below reads 1,000 such items.
+    recorder = Recorder()
+    pulled = 0
+    completed = 0
+
+    def items() -> Iterator[tuple[str, CalendarConnectionUpdate]]:
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            # One item runs, the rest of what was read waits behind it, within the bound.
+            assert pulled - completed <= MAX_WAITING_PER_WORKER * 4 + 4 + 1
+            yield numbered("same", i)
+
+    async for _ in iter_bulk(items(), recorder.run_one, 4):
+        completed += 1
+    assert completed == pulled == 1000
+    assert recorder.values_of("same") == [str(i) for i in range(1000)]

@@ -21,6 +21,7 @@ ALL_CLASSES = [
     errors.MeetergoError,
     errors.APIConnectionError,
     errors.APITimeoutError,
+    errors.APITLSError,
     errors.APIStatusError,
     *STATUS_CLASSES,
 ]
@@ -43,8 +44,10 @@ def test_every_error_is_a_meetergo_error_and_an_exception(
         raise _make(cls)
 
 
-def test_timeout_is_a_connection_error() -> None:
+def test_timeout_and_tls_errors_are_connection_errors() -> None:
     assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
+    assert issubclass(errors.APITLSError, errors.APIConnectionError)
+    assert not issubclass(errors.APITLSError, errors.APITimeoutError)
     assert not issubclass(errors.APIConnectionError, errors.APIStatusError)
     assert not issubclass(errors.APIStatusError, errors.APIConnectionError)
 
@@ -84,10 +87,50 @@ def test_base_error_without_a_request() -> None:
 
 def test_connection_error_str_and_repr_name_the_request() -> None:
     error = errors.APIConnectionError("connection reset", method="GET", path="/v4/x")
-    error.attempts = 3
 
     assert str(error) == "connection reset (GET /v4/x)"
-    assert repr(error) == "APIConnectionError('connection reset (GET /v4/x)', attempts=3)"
+    assert repr(error) == "APIConnectionError('connection reset (GET /v4/x)', attempts=1)"
+    assert error.elapsed is None
+
+
+@pytest.mark.parametrize(
+    ("attempts", "elapsed", "said"),
+    [
+        (1, 0.4, ""),
+        (3, None, "; 3 attempts"),
+        (5, 3.24, "; 5 attempts over 3.2s"),
+        (5, 119.96, "; 5 attempts over 120s"),
+    ],
+)
+def test_connection_error_str_says_the_attempts_and_the_time_spent(
+    attempts: int, elapsed: float | None, said: str
+) -> None:
+    error = errors.APIConnectionError(
+        "could not connect to api.meetergo.com:443 (connection refused)",
+        method="PATCH",
+        path="/v4/x",
+    )
+    error.attempts, error.elapsed = attempts, elapsed
+
+    assert str(error) == (
+        f"could not connect to api.meetergo.com:443 (connection refused){said} (PATCH /v4/x)"
+    )
+    assert repr(error) == f"APIConnectionError({str(error)!r}, attempts={attempts})"
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES)
+def test_str_is_at_most_200_characters_and_keeps_the_request(
+    cls: type[errors.MeetergoError],
+) -> None:
+    error = _make(cls, "word " * 100)
+    error.attempts, error.elapsed = 12, 61.5
+
+    assert len(str(error)) == 200
+    connection = issubclass(cls, errors.APIConnectionError)
+    assert str(error).endswith(
+        "…; 12 attempts over 61.5s (PATCH /p)" if connection else "… (PATCH /p)"
+    )
+    assert error.message == "word " * 100  # the message itself is kept whole
 
 
 def test_status_error_attributes_and_str() -> None:

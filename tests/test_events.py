@@ -215,5 +215,24 @@ async def test_without_a_hook_the_limiter_and_the_sleep_are_not_wrapped(
     hooked = mocked_client(fake_time, on_event=lambda event: None)
 
     assert type(client._caller._limiter).__name__ == "SlidingWindowLimiter"
-    assert client._caller._sleep == fake_time.sleep
+    assert client._caller._retry_sleep == fake_time.sleep
     assert type(hooked._caller._limiter).__name__ == "_TimedPacer"
+    assert hooked._caller._sleep == fake_time.sleep  # outage waits are reported by the caller
+
+
+async def test_waiting_for_an_outage_to_end_is_a_pause(mock_api: Any, fake_time: FakeTime) -> None:
+    from meetergo_async._health import OUTAGE_AFTER, PROBE_FIRST
+
+    for _ in range(OUTAGE_AFTER + 1):  # an outage, and a first probe that fails too
+        mock_api.get(LIST_URL, exception=aiohttp.ServerDisconnectedError())
+    mock_api.get(LIST_URL, payload={"connections": []})
+    no_backoff = RetryPolicy(max_attempts=10, initial_backoff=0.0)
+    client, events = recording(fake_time, retry=no_backoff)
+
+    async with client:
+        await client.list_calendar_connections()
+
+    assert [a.error for a in attempts(events)] == ["connection"] * (OUTAGE_AFTER + 1) + [None]
+    # The first probe goes at once; the second waits PROBE_FIRST after the first failed.
+    assert [(w.reason, w.seconds) for w in waits(events) if w.seconds] == [("pause", PROBE_FIRST)]
+    assert [w.reason for w in waits(events) if not w.seconds] == ["backoff"] * (OUTAGE_AFTER + 1)

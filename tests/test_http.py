@@ -309,6 +309,21 @@ def test_decode_json_of_a_deeply_nested_truncated_body_is_not_json() -> None:
         ({"message": None}, "", "Conflict", "Conflict"),
         ({"message": 42}, "", "Conflict", "Conflict"),
         ({"error": "Bad Request"}, "", "Bad Request", "Bad Request"),
+        # Without a usable message, the body's own text, JSON or not, beats the reason.
+        (
+            {"error": "Bad Request"},
+            '{"error": "Bad Request"}',
+            "Bad Request",
+            '{"error": "Bad Request"}',
+        ),
+        (
+            {"message": None, "code": "X"},
+            '{"message": null,\r\n "code": "X"}',
+            "Conflict",
+            '{"message": null, "code": "X"}',
+        ),
+        (None, "<html><body><h1>Bad\r\n gateway</h1></body></html>", "Bad Gateway", "Bad gateway"),
+        ({"message": "two\r\nlines"}, "", "Bad Request", "two lines"),
         (None, "  upstream timed out \n", "Gateway Timeout", "upstream timed out"),
         (None, "", "Bad Gateway", "Bad Gateway"),
         (None, "   ", "Bad Gateway", "Bad Gateway"),
@@ -423,7 +438,7 @@ def test_error_for_status_body_shapes() -> None:
     assert as_json.body == {"message": ["x", "y"], "errors": [{"field": "f"}]}
     assert as_json.message == "x; y"
     assert as_text.body == "<html>Bad gateway</html>"
-    assert as_text.message == "<html>Bad gateway</html>"
+    assert as_text.message == "Bad gateway"
     assert empty.body is None
     assert empty.message == "Service Unavailable"
     assert bad_utf8.message == "oops \ufffd"

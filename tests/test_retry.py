@@ -14,6 +14,7 @@ from yarl import URL
 from meetergo_async import (
     APIConnectionError,
     APITimeoutError,
+    APITLSError,
     AuthenticationError,
     BadRequestError,
     CalendarConnectionUpdate,
@@ -59,6 +60,8 @@ def _status(code: int):
         (APIConnectionError("reset"), False, False),
         (APITimeoutError("slow"), True, True),
         (APITimeoutError("slow"), False, False),
+        (APITLSError("handshake failed"), True, False),  # another attempt fails the same way
+        (APITLSError("handshake failed"), False, False),
         *[(_status(code), True, True) for code in (408, 500, 502, 504)],
         *[(_status(code), True, False) for code in (400, 401, 403, 404, 406, 409)],
         (ValueError("bug"), True, False),
@@ -93,7 +96,7 @@ async def test_bulk_result_reports_attempts(mock_api, fake_time) -> None:
 async def test_exhaustion_raises_the_last_typed_error(mock_api, fake_time) -> None:
     for status in (503, 500, 502, 504, 503):
         mock_api.patch(URL_, status=status, payload={"message": f"down {status}"})
-    async with client(fake_time) as c:
+    async with client(fake_time, retry=RetryPolicy(max_attempts=5)) as c:
         with pytest.raises(ServerError) as info:
             await c.update_calendar_connection(CONN, UPDATE)
     assert not isinstance(info.value, tenacity.RetryError)
@@ -280,7 +283,7 @@ async def test_each_retry_is_logged_without_the_key(mock_api, fake_time, caplog)
     mock_api.patch(URL_, status=503, headers={"Retry-After": "1"})
     mock_api.patch(URL_, exception=aiohttp.ServerDisconnectedError())
     mock_api.patch(URL_, payload=OK)
-    async with client(fake_time) as c:
+    async with client(fake_time, retry=RetryPolicy(max_attempts=5)) as c:
         await c.update_calendar_connection(CONN, UPDATE)
     messages = [
         r.getMessage() for r in caplog.records if r.name.partition(".")[0] == "meetergo_async"
@@ -330,7 +333,8 @@ async def test_a_failing_on_retry_hook_is_logged_not_raised(mock_api, fake_time,
 async def test_retries_take_a_limiter_token_each(mock_api, fake_time) -> None:
     from meetergo_async import RateLimit
 
-    mock_api.patch(URL_, status=503, headers={"Retry-After": "0"})
+    # A 500 (a 503 with Retry-After would be a gateway throttling, and lower the rate).
+    mock_api.patch(URL_, status=500, headers={"Retry-After": "0"})
     mock_api.patch(URL_, payload=OK)
     async with client(fake_time, rate_limit=RateLimit(rate=1.0, burst=1)) as c:
         await c.update_calendar_connection(CONN, UPDATE)

@@ -188,7 +188,7 @@ class FakeApp:
             return _error(principal.status, principal.message)
         allowed, extra = self._count(principal.token)
         if not allowed:
-            return _error(429, None, extra)
+            return _error(self.rate.status, None, extra)
         user = request.query.get("userId") if "?" in request.raw_path else None
         if user is not None and not self.auth.knows_user(user):
             return _error(403, FORBIDDEN, extra)

@@ -43,14 +43,18 @@ class Listener:
         return f"http://{host}:{self.bound_port}"
 
     async def start(self) -> None:
-        """Bind the port and start serving; ``RuntimeError`` if already running."""
+        """Bind the port and start serving; ``RuntimeError`` if already running.
+
+        Started again after ``close``, it binds the port it had: a restart keeps the URL.
+        """
         if self._runner is not None:
             raise RuntimeError("FakeMeetergo is already running")
         server = web.Server(self._app.handle, access_log=None)
         runner = web.ServerRunner(server, shutdown_timeout=self._shutdown_timeout)
         await runner.setup()
+        port = self._port if self.bound_port is None else self.bound_port
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            await web.TCPSite(runner, self._host, port, reuse_address=True).start()
         except BaseException:
             await runner.cleanup()
             raise

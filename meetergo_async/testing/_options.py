@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from meetergo_async._validate import check_fraction
+from meetergo_async._validate import ArgumentValueError, check_fraction
 from meetergo_async.testing._limits import (
     Clock,
     FixedWindow,
@@ -46,6 +46,7 @@ class RateOptions(NamedTuple):
     retry_after: bool
     suffix: str
     nest: bool = False
+    status: int = 429
 
 
 def build_faults(
@@ -77,14 +78,20 @@ def build_rate(
     rate_limit_headers: bool | None,
     retry_after_header: bool,
     header_suffix: str,
+    status: int = 429,
 ) -> RateOptions:
     """Build the per-credential limiter, if any, and decide which headers describe it.
 
     Raises:
         TypeError: ``rate_limit`` is not one of the limiters or ``None``.
+        ValueError: ``status`` is not 429 or 503.
     """
+    if status not in (429, 503):
+        raise ArgumentValueError(
+            "rate_limit_status", f"{{name}} must be 429 or 503, got {status!r}"
+        )
     limiter = None if rate_limit is None else make_limiter(rate_limit, clock)
     nest = isinstance(rate_limit, NestThrottler)
     if rate_limit_headers is None:
         rate_limit_headers = nest or isinstance(rate_limit, FixedWindow)
-    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix, nest)
+    return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix, nest, status)

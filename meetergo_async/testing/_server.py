@@ -77,6 +77,7 @@ class FakeMeetergo:
         retry_after_header: send ``Retry-After`` (whole seconds, at least 1) on a 429.
         header_suffix: appended to those header names, e.g. ``"-short"`` for a NestJS
             throttler named ``short``.
+        rate_limit_status: a refusal's status: 429, or 503 as a gateway's limiter answers.
         seed: seeds the one random generator behind every fault; ``None`` seeds from the OS.
         fail_rate: fraction of requests answered with a status from ``fail_statuses``.
         fail_statuses: the statuses ``fail_rate`` draws from, each equally likely.
@@ -107,6 +108,7 @@ class FakeMeetergo:
         rate_limit_headers: bool | None = None,
         retry_after_header: bool = True,
         header_suffix: str = "",
+        rate_limit_status: int = 429,
         seed: int | None = 0,
         fail_rate: float = 0.0,
         fail_statuses: Sequence[int] = DEFAULT_FAIL_STATUSES,
@@ -127,7 +129,10 @@ class FakeMeetergo:
         self._user_ids = check_strings("user_ids", user_ids)
         expired = check_strings("expired_api_keys", expired_api_keys)
         auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
-        rate = build_rate(rate_limit, clock, rate_limit_headers, retry_after_header, header_suffix)
+        rate = build_rate(
+            rate_limit, clock, rate_limit_headers, retry_after_header, header_suffix,
+            rate_limit_status,
+        )  # fmt: skip
         faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
         store = ConnectionStore.seeded(wall_clock, connections or (), generate)
         self._app = FakeApp(store, auth, rate, faults, latency=latency, record=record_requests)
@@ -256,6 +261,8 @@ class FakeMeetergo:
     async def start(self) -> None:
         """Bind the port and start serving.
 
+        Started again after ``close``, it binds the same port and keeps its state: a restart.
+
         Raises:
             RuntimeError: it is already running. OSError: the port cannot be bound.
         """
@@ -282,11 +289,9 @@ class FakeMeetergo:
         return self
 
     async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         await self.close()
 
     def __repr__(self) -> str:

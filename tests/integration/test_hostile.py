@@ -80,13 +80,14 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def assert_readable(error: MeetergoError) -> None:
-    """The message is short, non-blank text that prints and encodes cleanly."""
+    """The message is short, non-blank text that prints and encodes cleanly, on one line."""
     assert isinstance(error.message, str)
     assert error.message.strip()
     assert len(error.message) <= 500
+    assert len(str(error)) <= 200
     for text in (error.message, str(error), repr(error)):
         text.encode("utf-8")  # no lone surrogates from a bad decode
-        assert "\x00" not in text
+        assert text.isprintable(), text  # no NUL, CR, LF
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ NGINX_502 = (
 )
 
 
-async def test_a_502_html_page_is_a_server_error_whose_message_is_the_pages_start(
+async def test_a_502_html_page_is_a_server_error_read_by_the_pages_title(
     fake: FakeMeetergo, fake_time: FakeTime
 ) -> None:
     fake.enqueue("PATCH", PATH, 502, body=NGINX_502, headers={"Content-Type": "text/html"})
@@ -199,9 +200,9 @@ async def test_a_502_html_page_is_a_server_error_whose_message_is_the_pages_star
     assert error.status == 502
     assert error.attempts == 1
     assert len(fake.requests) == 1
-    assert error.message.startswith("<!DOCTYPE html>")
-    assert NGINX_502.strip().startswith(error.message)
-    assert len(error.message) < len(NGINX_502.strip())  # cut, not the whole page
+    assert error.message == "502 Bad Gateway"
+    assert str(error) == f"meetergo API 502 Bad Gateway: 502 Bad Gateway (PATCH {PATH})"
+    assert error.body == NGINX_502  # the whole page is kept
     assert_readable(error)
 
 
@@ -703,13 +704,22 @@ async def test_a_refused_connection_is_a_connection_error(fake_time: FakeTime) -
                 await client.update_calendar_connection(CID, UPDATE)
         assert isinstance(caught.value.__cause__, aiohttp.ClientConnectionError)
         assert caught.value.attempts == 1
+        refused = f"could not connect to 127.0.0.1:{port} (connection refused)"
+        assert str(caught.value) == f"{refused} (PATCH {PATH})"
         assert_readable(caught.value)
 
-        policy = RetryPolicy(max_attempts=3, initial_backoff=0.1)
+        policy = RetryPolicy(max_attempts=3, initial_backoff=0.5)
         async with make_client(url, fake_time, retry=policy) as client:
             with pytest.raises(APIConnectionError) as caught:
                 await client.list_calendar_connections()
-        assert caught.value.attempts == 3
+        error = caught.value
+        assert error.attempts == 3
+        # Time spent is the call's own, on its clock: here the retry waits and nothing else.
+        assert error.elapsed == pytest.approx(sum(fake_time.sleeps))
+        said = f"{refused}; 3 attempts over {error.elapsed:.1f}s (GET {CONNECTIONS})"
+        assert str(error) == said
+        assert "Cannot connect" not in str(error)
+        assert "ssl:" not in str(error)
 
 
 # -- Retry-After that is not a number of seconds ---------------------------------------
