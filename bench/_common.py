@@ -9,6 +9,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import aiohttp
+
+from meetergo_async import CalendarConnectionUpdate, UpdateRequest
 from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID
 
 API_KEY = DEFAULT_API_KEY
@@ -16,6 +19,31 @@ USER_ID = DEFAULT_USER_ID
 VERIFY_KEY = "ak_live:bench-verify:verify-secret"
 """A second key the benchmark server accepts: reading the final state spends its budget."""
 SERVER = Path(__file__).with_name("_server.py")
+PATH = "/v4/calendar-connections/connections"
+
+
+def value(tag: str, i: int) -> str:
+    """The primary calendar a run tagged ``tag`` gives connection ``i``: each its own."""
+    return f"{tag}-{i:04d}"
+
+
+def requests_for(tag: str, start: int, count: int) -> list[UpdateRequest]:
+    """One update a connection, ``conn-<start>`` onwards, each to its own value."""
+    return [
+        UpdateRequest(f"conn-{i:04d}", CalendarConnectionUpdate(primary_calendar=value(tag, i)))
+        for i in range(start, start + count)
+    ]
+
+
+async def wrong_values(url: str, tag: str, n: int) -> int:
+    """How many of the N connections do not hold their update's value (read with VERIFY_KEY)."""
+    headers = {"Authorization": f"Bearer {VERIFY_KEY}", "x-meetergo-api-user-id": USER_ID}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.get(f"{url}{PATH}") as resp,
+    ):
+        state = {c["id"]: c for c in (await resp.json())["connections"]}
+    return sum(state[f"conn-{i:04d}"]["primaryCalendar"] != value(tag, i) for i in range(n))
 
 
 @contextlib.contextmanager

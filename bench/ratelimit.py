@@ -23,35 +23,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
-from _common import API_KEY, USER_ID, VERIFY_KEY, median, server, table
+from _common import API_KEY, PATH, USER_ID, median, requests_for, server, table, value, wrong_values
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from meetergo_async import (
-    CalendarConnectionUpdate,
     MeetergoClient,
     RateLimit,
     SlidingWindow,
-    UpdateRequest,
 )
-
-PATH = "/v4/calendar-connections/connections"
 
 
 class Outcome(NamedTuple):
     failures: int
     requests: int
     rate_limited: int
-
-
-def value(tag: str, i: int) -> str:
-    return f"{tag}-{i:04d}"
-
-
-def requests_for(tag: str, start: int, count: int) -> list[UpdateRequest]:
-    return [
-        UpdateRequest(f"conn-{i:04d}", CalendarConnectionUpdate(primary_calendar=value(tag, i)))
-        for i in range(start, start + count)
-    ]
 
 
 async def sdk_run(url: str, tag: str, start: int, count: int, limit: Any) -> Outcome:
@@ -114,17 +99,6 @@ async def neighbour(url: str, count: int, seconds: float) -> None:
                 await resp.read()
 
         await asyncio.gather(*(one(i) for i in range(count)))
-
-
-async def wrong_values(url: str, tag: str, n: int) -> int:
-    """How many of the N connections do not hold their update's value (read with VERIFY_KEY)."""
-    headers = {"Authorization": f"Bearer {VERIFY_KEY}", "x-meetergo-api-user-id": USER_ID}
-    async with (
-        aiohttp.ClientSession(headers=headers) as session,
-        session.get(f"{url}{PATH}") as resp,
-    ):
-        state = {c["id"]: c for c in (await resp.json())["connections"]}
-    return sum(state[f"conn-{i:04d}"]["primaryCalendar"] != value(tag, i) for i in range(n))
 
 
 Runner = Callable[[str, str, int, int, Any], Awaitable[Outcome]]

@@ -9,7 +9,8 @@ meetergo-async sandbox                   serve a fake meetergo API locally until
 ```
 
 Exit status: 0 all went well, 1 some work failed (the API refused or did not answer), 2 bad
-usage or bad input (nothing was sent). Errors are one line on stderr; the API key is never
+usage or bad input (nothing was sent), 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM
+(``bulk`` stops in order on either). Errors are one line on stderr; the API key is never
 printed. ``main`` is the console script's entry point; ``run_async`` is the same command line
 as a coroutine, for callers (and tests) that already run an event loop.
 """

@@ -7,30 +7,27 @@ its exact text, so the failed ones can be written back out verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
 from meetergo_async import UpdateRequest, update_from_dict
-from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
 
+from ._bulk_fields import (
+    BOOLEAN_FIELDS,
+    CALENDARS_FIELD,
+    FIELDS,
+    JSON_NAMES,
+    field_problem,
+    unknown_names,
+)
 from ._bulk_source import JSONL, LineSource
 from ._common import CommandError
-from ._options import FLAG_FIELDS, in_words
+from ._options import in_words
 
-_JSON_NAMES: Final = {
-    "connection_id": "connectionId",
-    "owner_user_id": "userId",
-    "as_user": "asUser",
-    **UPDATE_FIELD_NAMES,
-}
-"""The SDK's argument names as this input names them: the routing fields, then the update's."""
-FIELDS: Final = tuple(_JSON_NAMES.values())
-"""Every field a record may carry, as JSON Lines keys or CSV column names."""
-_BOOLEAN_FIELDS: Final = frozenset(UPDATE_FIELD_NAMES[name] for name in FLAG_FIELDS)
-_CALENDARS_FIELD: Final = UPDATE_FIELD_NAMES["selected_calendars"]
 CLEAR: Final = "[]"
 """The CSV cell that clears ``selectedCalendars`` (an empty cell leaves them alone)."""
 
@@ -59,6 +56,9 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
     Raises:
         TypeError, ValueError: a field is missing, unknown or of the wrong type.
     """
+    problem = field_problem(data)
+    if problem:
+        raise ValueError(problem)
     fields = dict(data)
     connection_id = fields.pop("connectionId", None)
     if connection_id is None:
@@ -68,7 +68,7 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
         return UpdateRequest(connection_id, update_from_dict(fields), owner, as_user)
     except (ArgumentValueError, ArgumentTypeError) as exc:
         # The SDK's messages name the Python arguments; the user wrote the JSON names.
-        worded = in_words(exc, _JSON_NAMES)
+        worded = in_words(exc, JSON_NAMES)
         raise (ValueError if isinstance(exc, ValueError) else TypeError)(worded) from None
 
 
@@ -171,7 +171,8 @@ class CsvRecords:
     def _entry(self, line: int, text: str, row: list[str]) -> Entry:
         if len(row) > len(self.columns):
             error = f"{len(row)} cells, but the header has {len(self.columns)} columns"
-            return Entry(line, text, None, None, error)
+            connection_id = row[self.columns.index("connectionId")].strip() or None
+            return Entry(line, text, connection_id, None, error)
         cells = {k: v.strip() for k, v in zip(self.columns, row, strict=False) if v.strip()}
         try:
             data = {k: _cell(k, v) for k, v in cells.items()}
@@ -181,11 +182,11 @@ class CsvRecords:
 
 
 def _check_columns(columns: list[str], name: str) -> None:
-    unknown = [c for c in columns if c not in FIELDS]
+    unknown = unknown_names(columns)
     if unknown:
         raise CommandError(
-            f"{name}: unknown CSV column(s) {', '.join(map(repr, unknown))}; "
-            f"the columns are {', '.join(FIELDS)}"
+            f"{name}: unknown CSV column(s) {', '.join(unknown)}; the columns are "
+            f"{', '.join(FIELDS)}"
         )
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
@@ -195,11 +196,11 @@ def _check_columns(columns: list[str], name: str) -> None:
 
 
 def _cell(column: str, value: str) -> object:
-    if column in _BOOLEAN_FIELDS:
+    if column in BOOLEAN_FIELDS:
         if value.lower() not in ("true", "false"):
             raise ValueError(f"{column} must be true or false, got {value!r}")
         return value.lower() == "true"
-    if column == _CALENDARS_FIELD:
+    if column == CALENDARS_FIELD:
         return [] if value == CLEAR else [part.strip() for part in value.split(";")]
     return value
 
@@ -210,3 +211,22 @@ def records(source: LineSource) -> tuple[Generator[Entry, None, None], str | Non
         return read_jsonl(source.lines()), None
     csv_records = CsvRecords(source.lines(), source.name)
     return csv_records.entries(), csv_records.header
+
+
+def count_records(source: LineSource) -> int | None:
+    """Count the input's records (for progress), or ``None`` if that is not cheap or possible.
+
+    Stdin is not counted unless it was kept in memory. JSON Lines: the non-blank lines; CSV:
+    the non-blank rows after the header (a quoted cell may span lines).
+    """
+    if not source.replayable:
+        return None
+    kind = source.kind()
+    with contextlib.closing(source.lines()) as lines:
+        if kind == JSONL:
+            return sum(1 for line in lines if line.strip())
+        try:
+            rows = sum(1 for row in csv.reader(lines) if any(cell.strip() for cell in row))
+        except csv.Error:
+            return None
+    return max(0, rows - 1)

@@ -40,6 +40,11 @@ class LineSource:
             with self._open():
                 pass
 
+    @property
+    def replayable(self) -> bool:
+        """Whether ``lines()`` can be read more than once (a file, or stdin kept in memory)."""
+        return self._stdin is None or self._cache is not None
+
     def _open(self) -> TextIO:
         try:
             return open(self.path, encoding="utf-8-sig", newline="")

@@ -77,4 +77,4 @@ def secrets_in(argv: Iterable[str]) -> list[str]:
             found.append(args[index + 1])
         elif arg.startswith("--api-key="):
             found.append(arg.partition("=")[2])
-    return [s for s in found if s]
+    return [s for s in found if s.strip()]

@@ -8,18 +8,21 @@ one table (``OPTION_NAMES`` here, the JSON field names for ``bulk``'s input).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+from meetergo_async._config import ENV_API_KEY, ENV_BASE_URL, ENV_USER_ID
 from meetergo_async._credentials import needs_acting_user
+from meetergo_async._http import USER_ID_HEADER
 from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentError
 
-from ._common import ENV_API_KEY, CommandError
+from ._common import CommandError
 
 OPTION_NAMES: Final[Mapping[str, str]] = {
     "api_key": "--api-key",
@@ -32,6 +35,8 @@ OPTION_NAMES: Final[Mapping[str, str]] = {
     "as_user": "--as-user",
 }
 """The SDK's argument names as this command line's options (and arguments) name them."""
+_VARIABLES: Final = {"api_key": ENV_API_KEY, "user_id": ENV_USER_ID, "base_url": ENV_BASE_URL}
+"""The environment variable each credential option falls back to."""
 
 _UPDATE_HINTS: Final = typing.get_type_hints(CalendarConnectionUpdate)
 FLAG_FIELDS: Final = tuple(
@@ -75,27 +80,94 @@ def credentials_parser() -> argparse.ArgumentParser:
 
 
 def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
-    """Build the client from the credential options (or the environment).
+    """Build the client from the credential options, or else the environment.
+
+    A ``MEETERGO_*`` variable that is empty or only whitespace counts as unset. An error
+    names the value as the user gave it: the option, or the environment variable.
 
     Raises:
         CommandError: a credential or option is missing or malformed (exit status 2).
     """
+    given = credentials(args)
+    names = {**OPTION_NAMES, **{name: source for name, (_, source) in given.items()}}
+    base_url, source = given["base_url"]
+    if base_url is not None:
+        check_base_url_path(base_url, source)
+    check_acting_user(args, given)
     try:
-        client = MeetergoClient(
-            api_key=args.api_key, user_id=args.user_id, base_url=args.base_url, **options
-        )
+        with _blank_variables_hidden():
+            return MeetergoClient(
+                api_key=given["api_key"][0], user_id=given["user_id"][0], base_url=base_url,
+                **options,
+            )  # fmt: skip
     except (TypeError, ValueError) as exc:
-        raise CommandError(in_words(exc, OPTION_NAMES)) from None
-    # The SDK lets an API key go without a default user and asks each call for one; a
-    # command names it here, before anything runs, unless --as-user names it.
-    key = args.api_key or os.environ.get(ENV_API_KEY, "")
-    user = args.user_id or os.environ.get("MEETERGO_USER_ID") or None
+        message = in_words(exc, names)
+        # "leave {name} (and MEETERGO_USER_ID) unset" when {name} is that variable already.
+        message = message.replace(f"{ENV_USER_ID} (and {ENV_USER_ID})", ENV_USER_ID)
+        raise CommandError(message) from None
+
+
+def credentials(args: argparse.Namespace) -> dict[str, tuple[str | None, str]]:
+    """Each credential's value (``None`` when not given) and where it came from.
+
+    The source is the option when it was given (or nothing was), else the variable.
+    """
+    found: dict[str, tuple[str | None, str]] = {}
+    for name, variable in _VARIABLES.items():
+        option, value = OPTION_NAMES[name], getattr(args, name)
+        if value is None and os.environ.get(variable, "").strip():
+            found[name] = (os.environ[variable], variable)
+        else:
+            found[name] = (value, option)
+    return found
+
+
+def check_acting_user(
+    args: argparse.Namespace, given: Mapping[str, tuple[str | None, str]]
+) -> None:
+    """Refuse an API key with no user, unless ``--as-user`` names one.
+
+    The SDK lets an API key go without a default user and asks each call for one; a command
+    asks here, before anything runs, in the words of its options.
+
+    Raises:
+        CommandError: an ``ak_live:`` key, no ``--user-id`` (or variable), no ``--as-user``.
+    """
+    key, user = given["api_key"][0] or "", given["user_id"][0]
     if needs_acting_user(key, user) and getattr(args, "as_user", None) is None:
         raise CommandError(
             "a platform API key (ak_live:...) acts for a user of your company that each "
-            "request must name: pass --user-id or set MEETERGO_USER_ID"
+            f"request must name in the {USER_ID_HEADER} header: pass --user-id or set "
+            f"{ENV_USER_ID}"
         )
-    return client
+
+
+def check_base_url_path(url: str, source: str) -> None:
+    """Refuse a base URL that ends in ``/v4``: every path starts with ``v4/`` already.
+
+    Raises:
+        CommandError: it does (the server would answer ``Cannot GET /v4/v4/...``).
+    """
+    trimmed = url.rstrip("/")
+    if trimmed.lower().endswith("/v4"):
+        raise CommandError(
+            f"{source} {url} ends in /v4, but every request path starts with v4/ already: "
+            f"give the host only, {trimmed[: -len('/v4')]}"
+        )
+
+
+@contextlib.contextmanager
+def _blank_variables_hidden() -> Iterator[None]:
+    """Hide blank ``MEETERGO_*`` variables while the client reads the environment.
+
+    The SDK takes an empty variable as unset but refuses one of spaces; here both are unset.
+    """
+    blank = [v for v in _VARIABLES.values() if not os.environ.get(v, "x").strip()]
+    hidden = {variable: os.environ.pop(variable) for variable in blank}
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 def positive_int(text: str) -> int:

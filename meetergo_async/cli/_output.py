@@ -1,17 +1,16 @@
-"""How the command line shows things: progress bars, connection tables, one connection.
+"""How the command line shows connections: a table of them, or one in detail.
 
-``rich`` (the ``cli`` extra) draws the progress bar and the table when the stream is a
-terminal; without it, or when the output is piped, plain text is printed instead.
+``rich`` (the ``cli`` extra) draws the table when stdout is a terminal; without it, or when
+the output is piped, plain columns are printed instead.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from meetergo_async import CalendarConnection, to_dict
 
@@ -113,79 +112,3 @@ def _rich_table_printer(ui: Ui) -> Callable[[Sequence[Sequence[str]]], None] | N
         Console(file=sys.stdout).print(table)
 
     return print_rows
-
-
-class Progress(Protocol):
-    """Counts finished items while a long command runs."""
-
-    def advance(self, ok: bool, status: str = "") -> None:
-        """Count one finished item; ``status`` is a short live note (e.g. the current rate)."""
-
-    def note(self, text: str) -> None:
-        """Print a line on stderr without breaking the bar."""
-
-
-class _PlainProgress:
-    def __init__(self, ui: Ui) -> None:
-        self._ui = ui
-
-    def advance(self, ok: bool, status: str = "") -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        self._ui.err(text)
-
-
-@contextmanager
-def progress(ui: Ui, description: str, total: int | None) -> Iterator[Progress]:
-    """Show a rich progress bar on stderr when it is a terminal and rich is installed.
-
-    Otherwise nothing is drawn; the command prints its summary line at the end.
-    """
-    if sys.stderr.isatty() and rich_available():
-        with _rich_progress(ui, description, total) as bar:
-            yield bar
-    else:
-        yield _PlainProgress(ui)
-
-
-@contextmanager
-def _rich_progress(ui: Ui, description: str, total: int | None) -> Iterator[Progress]:
-    from rich import progress as rp
-    from rich.console import Console
-
-    columns = (
-        rp.TextColumn("[progress.description]{task.description}"),
-        rp.BarColumn(),
-        rp.MofNCompleteColumn(),
-        rp.TextColumn("{task.fields[failed]} failed"),
-        rp.TimeElapsedColumn(),
-        rp.TextColumn("{task.fields[status]}"),
-    )
-    with rp.Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(description, total=total, failed=0, status="")
-        yield _RichProgress(ui, bar, task)
-
-
-class _RichProgress:
-    def __init__(self, ui: Ui, bar: Any, task: Any) -> None:
-        self._ui, self._bar, self._task = ui, bar, task
-        self._failed = 0
-
-    def advance(self, ok: bool, status: str = "") -> None:
-        self._failed += not ok
-        self._bar.update(self._task, advance=1, failed=self._failed, status=status)
-
-    def note(self, text: str) -> None:
-        self._bar.console.print(
-            self._ui.redact(text), markup=False, highlight=False, soft_wrap=True
-        )
-
-
-def rich_available() -> bool:
-    """Tell whether rich can be imported (the ``cli`` extra is installed)."""
-    try:
-        import rich  # noqa: F401
-    except ImportError:
-        return False
-    return True

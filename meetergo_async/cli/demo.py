@@ -1,10 +1,4 @@
-"""The ``demo`` command: a bulk update against an in-process FakeMeetergo, then a summary.
-
-It needs no credentials and no network. The server has a rate limit and injects faults; the
-client is paced too fast on purpose (twice the server's limit by default), so the run shows
-the client adapting to 429s, retrying 503s and cut connections, and still updating every
-connection exactly as asked, which is checked against the server's state at the end.
-"""
+"""The ``demo`` command: a bulk update against an in-process FakeMeetergo, then a summary."""
 
 from __future__ import annotations
 
@@ -23,22 +17,34 @@ from meetergo_async import (
     CalendarConnectionUpdate,
     ClientStats,
     MeetergoClient,
-    RateLimit,
     RetryEvent,
+    SlidingWindow,
     UpdateRequest,
     to_dict,
 )
 
 from ._common import EXIT_FAILED, EXIT_OK, Ui
 from ._options import non_negative_int, positive_float, positive_int
-from ._output import Progress, progress
+from ._progress import Progress, progress
 
 if TYPE_CHECKING:
     from meetergo_async.testing import FakeMeetergo
 
 DEMO_CONNECTIONS: Final = 300
 DEMO_SERVER_RATE: Final = 25.0
-"""The fake's limit, requests a second: 300 updates take about 13 s."""
+"""The fake's limit, requests a second on average: 300 updates take about 13 s."""
+DEMO_WINDOW: Final = 2.0
+"""The window of the fake's throttler and the client's, in seconds (meetergo's is 60)."""
+DEMO_PROGRESS_EVERY: Final = 2.0
+"""Seconds between progress lines when stderr is not a terminal."""
+_DESCRIPTION: Final = (
+    "Run a bulk update against a local FakeMeetergo: no credentials, no network. The server "
+    "counts requests as meetergo's throttler does (a sliding log; one request over the limit "
+    "blocks the key for a window) and injects faults. The client is configured too fast on "
+    "purpose (twice the server's limit by default), so the run shows it keeping to the "
+    "server's limit, retrying 503s and cut connections, and still updating every connection "
+    "exactly as asked, which is checked against the server's state at the end."
+)
 DEMO_FAULTS: Final[Mapping[str, Any]] = {
     "fail_rate": 0.05,
     "fail_statuses": (503,),
@@ -52,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="bulk-update a local fake meetergo (no credentials, no network)",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        description=_DESCRIPTION,
         epilog="exit status: 0 every update made and verified, 1 otherwise",
     )
     parser.add_argument(
@@ -70,14 +76,24 @@ def register(subparsers: Any) -> None:
         type=positive_float,
         default=DEMO_SERVER_RATE,
         metavar="R",
-        help=f"the server's limit in requests a second (default {DEMO_SERVER_RATE:g})",
+        help=f"the server's limit: R x {DEMO_WINDOW:g} requests in any {DEMO_WINDOW:g} s "
+        f"(default {DEMO_SERVER_RATE:g})",
     )
     parser.add_argument(
         "--client-rate",
         type=positive_float,
         metavar="R",
-        help="the client's pace in requests a second (default: twice --server-rate)",
+        help="the client's configured limit, the same way (default: twice --server-rate)",
     )
+    parser.add_argument(
+        "--progress-every",
+        type=positive_float,
+        default=DEMO_PROGRESS_EVERY,
+        metavar="S",
+        help=f"seconds between progress lines when stderr is not a terminal (default "
+        f"{DEMO_PROGRESS_EVERY:g})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="show no progress bar or lines")
     parser.set_defaults(handler=run)
 
 
@@ -120,36 +136,44 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``demo`` command."""
     # Imported here, not at the top: the sandbox pulls in aiohttp's server, which the
     # commands that reach the real API never need.
-    from meetergo_async.testing import FakeMeetergo, TokenBucket
+    from meetergo_async.testing import FakeMeetergo, NestThrottler
 
-    server_rate: float = args.server_rate
-    client_rate: float = args.client_rate or 2 * server_rate
-    burst = math.ceil(server_rate)
+    limits = _Limits.of(args.server_rate, args.client_rate or 2 * args.server_rate)
     retries: Counter[str] = Counter()
     fake = FakeMeetergo(
         generate=args.connections,
-        rate_limit=TokenBucket.per_second(server_rate, burst=burst),
+        rate_limit=NestThrottler(limits.server, DEMO_WINDOW),
         seed=args.seed,
         record_requests=False,
         **DEMO_FAULTS,
     )
     async with fake:
         requests = demo_updates(list(fake.connections), args.seed)
-        client = _make_client(fake, RateLimit.per_second(client_rate, burst=burst), retries)
-        ui.out("\n".join(_setup_lines(len(requests), server_rate, client_rate, args.seed)))
+        client = _make_client(fake, SlidingWindow(limits.client, DEMO_WINDOW), retries)
+        ui.out("\n".join(_setup_lines(len(requests), limits, args.seed)))
         started = time.monotonic()
-        async with client:
-            with progress(ui, "updating", len(requests)) as bar:
-                failed = await _update(client, requests, bar)
+        shown = progress(ui, "updating", len(requests), every=args.progress_every, quiet=args.quiet)
+        async with client, shown as bar:
+            failed = await _update(client, requests, bar)
         elapsed = time.monotonic() - started
         verified = verify(fake.connections, requests)
         report = _Report(len(requests), failed, verified, elapsed, retries)
-        rates = (server_rate, client_rate)
-        ui.out("\n".join(_summary_lines(report, client.stats, fake, rates)))
+        ui.out("\n".join(_summary_lines(report, client.stats, fake, limits)))
     return EXIT_OK if failed == 0 and verified == len(requests) else EXIT_FAILED
 
 
-def _make_client(fake: FakeMeetergo, pace: RateLimit, retries: Counter[str]) -> MeetergoClient:
+class _Limits(NamedTuple):
+    """Requests in any ``DEMO_WINDOW``: the server's limit and the client's configured one."""
+
+    server: int
+    client: int
+
+    @classmethod
+    def of(cls, server_rate: float, client_rate: float) -> _Limits:
+        return cls(*(max(1, round(rate * DEMO_WINDOW)) for rate in (server_rate, client_rate)))
+
+
+def _make_client(fake: FakeMeetergo, pace: SlidingWindow, retries: Counter[str]) -> MeetergoClient:
     return MeetergoClient(
         api_key=fake.api_key,
         user_id=fake.user_id,
@@ -169,16 +193,18 @@ async def _update(client: MeetergoClient, requests: list[UpdateRequest], bar: Pr
     return failed
 
 
-def _setup_lines(count: int, server_rate: float, client_rate: float, seed: int) -> list[str]:
-    faults = DEMO_FAULTS
-    ratio = client_rate / server_rate
-    why = f"{ratio:.3g}x the server's limit on purpose, to show it adapting to 429s"
+def _setup_lines(count: int, limits: _Limits, seed: int) -> list[str]:
+    faults, window = DEMO_FAULTS, f"{DEMO_WINDOW:g} s"
+    ratio = limits.client / limits.server
+    why = f"{ratio:.3g}x the server's limit on purpose"
     return [
         f"meetergo-async demo: {count} updates against a local FakeMeetergo (no network)",
-        f"  server    {server_rate:g} req/s, burst {math.ceil(server_rate)}; faults (seed {seed}): "
-        f"{faults['fail_rate']:.0%} answered 503, {faults['drop_before_rate']:.0%} cut before "
-        f"applying, {faults['drop_after_rate']:.0%} after",
-        f"  client    paced at {client_rate:g} req/s"
+        f"  server    meetergo's throttler: at most {limits.server} requests in any {window} "
+        f"(an overshoot blocks the key for {window})",
+        f"  faults    (seed {seed}) {faults['fail_rate']:.0%} answered 503, "
+        f"{faults['drop_before_rate']:.0%} cut before applying, "
+        f"{faults['drop_after_rate']:.0%} after",
+        f"  client    SlidingWindow({limits.client}, {DEMO_WINDOW:g})"
         + (f": {why}" if ratio > 1 else ", within the server's limit"),
     ]
 
@@ -192,27 +218,32 @@ class _Report(NamedTuple):
 
 
 def _summary_lines(
-    report: _Report, stats: ClientStats, fake: FakeMeetergo, rates: tuple[float, float]
+    report: _Report, stats: ClientStats, fake: FakeMeetergo, limits: _Limits
 ) -> list[str]:
-    server_rate, client_rate = rates
     total, elapsed, statuses = report.total, report.elapsed, fake.status_counts
     why = ", ".join(f"{n} after a {kind}" for kind, n in report.retries.most_common())
     # A 503 fault is answered before the rate limit counts the request; the rest passed it.
     let_through = statuses.total() - statuses[429] - statuses[503]
-    budget = math.ceil(server_rate) + server_rate * elapsed
+    most = limits.server * math.ceil(elapsed / DEMO_WINDOW)  # a sliding log's maximum
+    server_rate, client_rate = limits.server / DEMO_WINDOW, limits.client / DEMO_WINDOW
     pace = stats.rate or client_rate
-    adapted = f"adapted from {client_rate:g} to {pace:.1f}"
-    if pace >= client_rate:
-        adapted = f"stayed at {client_rate:g}"
+    adapted = f"kept to its configured {client_rate:g} req/s"
+    if pace < client_rate:
+        adapted = (
+            f"went from {client_rate:g} to {pace:g} req/s: the server's limit, read from its "
+            "X-RateLimit-Limit header"
+        )
+    blocked = "never blocked" if statuses[429] == 0 else "blocked after each overshoot"
     lines = [
         f"  result    {total - report.failed} updated, {report.failed} failed; "
         f"verified {report.verified}/{total} against the server's state",
         f"  requests  {stats.requests} sent, {stats.retries} retries ({why or 'none'})",
-        f"  429s      {stats.rate_limited} seen by the client ({statuses[429]} sent by the server)",
-        f"  pacing    the client {adapted} req/s",
+        f"  429s      {stats.rate_limited} seen by the client ({statuses[429]} sent by the "
+        f"server): the key was {blocked}",
+        f"  pacing    the client {adapted}",
         f"  time      {elapsed:.1f}s, {total / elapsed:.1f} updates/s; the server let through "
         f"{let_through / elapsed:.1f} req/s of its {server_rate:g} "
-        f"({let_through / budget:.0%} of burst + rate x time)",
+        f"({let_through / most:.0%} of the most its limit allows in that time)",
     ]
     again = sum(n - 1 for n in fake.update_counts.values() if n > 1)
     if again:

@@ -1,8 +1,4 @@
-"""The ``sandbox`` command: a FakeMeetergo in the foreground until Ctrl-C.
-
-It prints the URL and the sandbox's own throwaway credentials, ready to ``export``, so the
-SDK, this command line or any other HTTP client can be tried against it.
-"""
+"""The ``sandbox`` command: a FakeMeetergo in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,14 +7,21 @@ import asyncio
 import contextlib
 import shlex
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
-from ._options import fraction, non_negative_float, non_negative_int, positive_int
+from ._options import fraction, non_negative_float, non_negative_int
 
 if TYPE_CHECKING:
     from meetergo_async.testing import FakeMeetergo
 
+_DESCRIPTION: Final = (
+    "Serve a fake meetergo API (FakeMeetergo) locally until Ctrl-C or SIGTERM. The URL and "
+    "the sandbox's own throwaway credentials are printed ready to export, so the SDK, this "
+    "command line or any other HTTP client can be tried against it. Requests are counted as "
+    "meetergo's throttler counts them: a sliding log of --rate-per-minute requests in any 60 "
+    "s, and one request over it blocks the credential for --block-seconds."
+)
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 - a lookup
 
 
@@ -27,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
         help="serve a fake meetergo API locally until Ctrl-C",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        description=_DESCRIPTION,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -35,13 +38,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rate-per-minute",
-        type=non_negative_float,
-        default=100.0,
+        type=non_negative_int,
+        default=100,
         metavar="N",
-        help="requests a minute per credential (default 100, meetergo's; 0 for no limit)",
+        help="requests in any 60 s per credential (default 100, meetergo's; 0 for no limit)",
     )
     parser.add_argument(
-        "--burst", type=positive_int, default=200, metavar="N", help="burst size (default 200)"
+        "--block-seconds",
+        type=non_negative_float,
+        metavar="S",
+        help="how long one request over the limit blocks the credential (default 60, the "
+        "window, as meetergo does; 0 refuses only the requests over the limit)",
     )
     parser.add_argument(
         "--connections", type=non_negative_int, default=10, metavar="N", help="connections to serve"
@@ -68,10 +75,12 @@ def _add_fault_options(group: argparse._ArgumentGroup) -> None:
 
 def _make_fake(args: argparse.Namespace) -> FakeMeetergo:
     # Imported here, only by this command and demo: the sandbox pulls in aiohttp's server.
-    from meetergo_async.testing import FakeMeetergo, TokenBucket
+    from meetergo_async.testing import FakeMeetergo, NestThrottler
 
     rate = args.rate_per_minute
-    limit = TokenBucket.per_minute(rate, burst=args.burst) if rate else None
+    limit = NestThrottler(rate, 60.0, block=args.block_seconds) if rate else None
+    if args.fail_rate + args.drop_rate > 1:
+        raise CommandError("--fail-rate and --drop-rate must not add up to more than 1")
     try:
         return FakeMeetergo(
             host=args.host,
@@ -122,8 +131,11 @@ def _url(fake: FakeMeetergo, host: str) -> str:
 
 
 def _print_banner(ui: Ui, fake: FakeMeetergo, args: argparse.Namespace) -> None:
-    rate = args.rate_per_minute
-    limit = f"{rate:g} requests a minute, burst {args.burst}" if rate else "no rate limit"
+    rate, block = args.rate_per_minute, args.block_seconds
+    limit = "no rate limit"
+    if rate:
+        blocks = f"an overshoot blocks for {60 if block is None else block:g} s"
+        limit = f"{rate} requests in any 60 s ({blocks})"
     ui.out(
         f"FakeMeetergo sandbox on {_url(fake, args.host)}: {args.connections} connections, {limit}"
     )

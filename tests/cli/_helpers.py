@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -37,3 +42,39 @@ async def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
 
 def patches(fake: FakeMeetergo) -> list[dict[str, object]]:
     return [r.json for r in fake.requests if r.method == "PATCH"]
+
+
+def subprocess_env(fake: FakeMeetergo | None = None) -> dict[str, str]:
+    """The environment of a command run in a subprocess: no MEETERGO_* but the fake's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETERGO_")}
+    env["PYTHONWARNINGS"] = "error"  # an unclosed session or socket fails the run
+    if fake is not None:
+        env["MEETERGO_BASE_URL"] = fake.url
+        env["MEETERGO_API_KEY"] = fake.api_key
+        env["MEETERGO_USER_ID"] = fake.user_id
+    return env
+
+
+COMMAND = [sys.executable, "-m", "meetergo_async"]
+"""The command line, run as a module of this interpreter."""
+
+
+def conn_ids(count: int) -> list[str]:
+    """The ids of a FakeMeetergo's first ``count`` generated connections."""
+    return [f"conn-{i:04d}" for i in range(count)]
+
+
+def updates(ids: Iterable[str]) -> list[dict[str, object]]:
+    """One bulk row per id, each setting the primary calendar."""
+    return [{"connectionId": i, "primaryCalendar": "w"} for i in ids]
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, object]]) -> Path:
+    """Write ``rows`` as JSON Lines; return the path."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a report (or any JSON Lines file)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -106,8 +106,8 @@ async def test_bulk_reports_malformed_lines_and_runs_the_others(
     assert "2 of 6 updated, 4 failed (3 malformed)" in result.out
     errors = dict(line.split(": ", 1) for line in result.err.splitlines())
     assert errors["line 2"].startswith("not valid JSON")
-    assert errors["line 3"] == "unknown update field(s): colour"
-    assert errors["line 4"] == "validateAvailability must be a bool, got 'yes'"
+    assert errors["line 3"] == "unknown field(s): colour"
+    assert errors["line 4"] == 'validateAvailability must be true or false, got "yes"'
     assert "404" in errors["line 6 (nope)"]
     assert sorted(r.connection_id or "" for r in fake.requests) == [
         "conn-0000",
@@ -115,17 +115,18 @@ async def test_bulk_reports_malformed_lines_and_runs_the_others(
         "nope",
     ]
     rows = [json.loads(line) for line in report.read_text().splitlines()]
-    assert [(r["line"], r["ok"], r["status"], r["attempts"]) for r in rows] == [
-        (1, True, None, 1),
-        (2, False, None, 0),
-        (3, False, None, 0),
-        (4, False, None, 0),
-        (6, False, 404, 1),
-        (7, True, None, 1),
+    assert [(r["line"], r["outcome"], r["ok"], r["status"], r["attempts"]) for r in rows] == [
+        (1, "ok", True, None, 1),
+        (2, "failed", False, None, 0),
+        (3, "failed", False, None, 0),
+        (4, "failed", False, None, 0),
+        (6, "failed", False, 404, 1),
+        (7, "ok", True, None, 1),
     ]
     assert rows[0] == {
         "line": 1,
         "connectionId": "conn-0000",
+        "outcome": "ok",
         "ok": True,
         "status": None,
         "error": None,
@@ -159,7 +160,7 @@ async def test_bulk_reports_malformed_csv_rows(
     rows = [json.loads(line) for line in report.read_text().splitlines()]
     assert [(r["line"], r["connectionId"], r["ok"]) for r in rows] == [
         (2, "conn-0000", False),
-        (3, None, False),
+        (3, "conn-0001", False),  # too many cells, but the id is readable
         (4, "conn-0002\ncontinued", False),  # a quoted cell may span lines
         (6, None, False),
     ]
@@ -251,14 +252,14 @@ async def test_bulk_options_and_progress_on_a_terminal(
     args = ["--concurrency", "2", "--rate-per-minute", "6000"]
     result = await cli(capsys, "bulk", str(source), *creds(fake), *args)
     assert result.status == 1
-    assert "line 3: unknown update field(s): colour" in result.err
+    assert "line 3: unknown field(s): colour" in result.err
     assert "6/6" in result.err  # rich's bar, drawn on stderr
 
 
 @pytest.mark.parametrize(
     ("name", "text", "args", "message"),
     [
-        ("a.csv", "connectionId,colour\nc,red\n", [], "unknown CSV column(s) 'colour'"),
+        ("a.csv", "connectionId,colour\nc,red\n", [], "unknown CSV column(s) colour; the"),
         ("a.csv", "primaryCalendar\nx\n", [], "no connectionId column"),
         ("a.csv", "connectionId,asUser,asUser\n", [], "repeated CSV column(s) asUser"),
         ("a.jsonl", "", ["--report", "{input}"], "is the input file"),

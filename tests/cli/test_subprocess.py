@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -14,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from meetergo_async.testing import FakeMeetergo
+from tests.cli._helpers import subprocess_env
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEETERGO_")}
-    env["PYTHONWARNINGS"] = "error"  # an unclosed session or socket fails the run
-    return env
+    return subprocess_env()
 
 
 def _console_script() -> list[str]:
@@ -29,7 +27,7 @@ def _console_script() -> list[str]:
 
 
 def test_demo_runs_as_a_module() -> None:
-    args = ["demo", "--connections", "30", "--server-rate", "300"]
+    args = ["demo", "--connections", "30", "--server-rate", "300", "--quiet"]
     done = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-m", "meetergo_async", *args],
         capture_output=True,
