@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import statistics
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -58,6 +60,26 @@ def server(*args: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def run_together(commands: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    """Start each command; once all said ``ready``, tell them ``go``; their JSON reports.
+
+    So that starting Python is not measured, a worker prints ``ready`` once imported, waits
+    for a line on stdin, runs, and prints one JSON object.
+    """
+    procs = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own scripts
+        for command in commands
+    ]
+    for proc in procs:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # ready
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    return [json.loads(proc.communicate()[0]) for proc in procs]
 
 
 def median(values: Sequence[float]) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
-from _common import API_KEY, PATH, USER_ID, median, requests_for, server, table, value, wrong_values
+from _common import (
+    API_KEY,
+    PATH,
+    USER_ID,
+    median,
+    requests_for,
+    run_together,
+    server,
+    table,
+    value,
+    wrong_values,
+)
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from meetergo_async import (
@@ -167,22 +177,13 @@ def run_processes(url: str, tag: str, scenario: Scenario) -> tuple[float, Outcom
     """Run the scenario's processes side by side; their combined time and outcome."""
     share = scenario.n // scenario.processes
     limit: SlidingWindow = scenario.limit
-    procs = []
-    for p in range(scenario.processes):
-        worker = [url, tag, str(p * share), str(share), str(limit.limit), str(limit.seconds)]
-        command = [sys.executable, str(Path(__file__)), "--worker", *worker]
-        # This script with fixed arguments.
-        procs.append(
-            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        )
-    for proc in procs:
-        assert proc.stdout is not None
-        proc.stdout.readline()  # ready
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    reports = [json.loads(proc.communicate()[0]) for proc in procs]
+    me = [sys.executable, str(Path(__file__)), "--worker"]
+    reports = run_together(
+        [
+            [*me, url, tag, str(p * share), str(share), str(limit.limit), str(limit.seconds)]
+            for p in range(scenario.processes)
+        ]
+    )
     elapsed = max(r.pop("ended") for r in reports) - min(r.pop("began") for r in reports)
     outcomes = [Outcome(**r) for r in reports]
     return elapsed, Outcome(*(sum(o[i] for o in outcomes) for i in range(3)))

@@ -173,7 +173,10 @@ class Caller:
 
     async def _send(self, call: Call) -> tuple[Ticket, Answer]:
         async with self._slots:
-            ticket = self._limiter.try_acquire() or await self._limiter.acquire()
+            try:
+                ticket = self._limiter.try_acquire() or await self._limiter.acquire()
+            except MeetergoError as refused:  # a shared budget that is down: nothing sent
+                raise call.failed(refused) from refused.__cause__
             if call.first_sent_at is None:
                 call.first_sent_at = ticket.sent_at
             timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed

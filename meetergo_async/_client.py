@@ -25,6 +25,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     RateLimit,
     RetryPolicy,
+    SharedBudget,
     SlidingWindow,
     resolve_settings,
 )
@@ -73,7 +74,9 @@ class MeetergoClient:
         retry: the default ``RetryPolicy``; every method also takes ``retry=``.
         rate_limit: the client's pace: a ``SlidingWindow`` (default: meetergo's 100 requests
             in any 60 s) or a ``RateLimit`` (a token bucket); ``None`` sets no limit of its
-            own (the server's rate-limit headers and 429s are still honoured).
+            own (the server's rate-limit headers and 429s are still honoured); or a
+            ``meetergo_async.redis.RedisBudget``, one budget per API key shared with every
+            client on the same Redis.
         max_concurrency: most requests of this client in flight at once.
         on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
             function; what it raises is logged, not propagated.
@@ -99,7 +102,7 @@ class MeetergoClient:
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-        rate_limit: RateLimit | SlidingWindow | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,
         on_event: OnEvent | None = None,
@@ -120,18 +123,19 @@ class MeetergoClient:
         self._settings = settings
         self._transport = Transport(session, settings)
         limiter = make_limiter(
-            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after
-        )
-        self._emitter, limiter, retry_sleep = instrument(
+            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
+            api_key=settings.api_key, attempt_timeout=settings.timeout,
+        )  # fmt: skip
+        self._emitter, paced, retry_sleep = instrument(
             on_event, limiter, sleep, default_user=settings.user_id, clock=clock
         )
         self._caller = Caller(
-            self._transport, limiter, max_concurrency=max_concurrency,
+            self._transport, paced, max_concurrency=max_concurrency,
             timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
             clock=clock, sleep=sleep, on_retry=on_retry,
             observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
         )  # fmt: skip
-        self._life = Lifecycle(self._transport, self._emitter)
+        self._life = Lifecycle(self._transport, self._emitter, limiter)
 
     def __del__(self) -> None:
         if (life := getattr(self, "_life", None)) is not None:  # None when __init__ raised
@@ -160,10 +164,7 @@ class MeetergoClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client and the session it made (a borrowed one stays open); idempotent.
-
-        Any event loop may close it, also after a use from the wrong loop failed.
-        """
+        """Close the client and what it opened (not a borrowed session); idempotent, any loop."""
         await self._life.aclose()
 
     async def update_calendar_connection(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -27,6 +27,9 @@ from ._validate import (
     count,
     positive,
 )
+
+if TYPE_CHECKING:
+    from ._ratelimit import Pacer
 
 DEFAULT_BASE_URL: Final = "https://api.meetergo.com"
 DEFAULT_TIMEOUT: Final = 30.0
@@ -135,6 +138,27 @@ DEFAULT_RATE_LIMIT: Final = SlidingWindow(100, 60.0)
 """meetergo's limit per API key: 100 requests in any 60 seconds (a sliding log)."""
 
 
+@runtime_checkable
+class SharedBudget(Protocol):
+    """A rate budget kept outside the process (``meetergo_async.redis.RedisBudget``).
+
+    A client given one as ``rate_limit`` asks it for its limiter, naming its API key: every
+    client of the same key shares the budget.
+    """
+
+    def limiter_for(
+        self,
+        api_key: str,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        max_pause: float,
+        attempt_timeout: float,
+    ) -> Pacer:
+        """Make the limiter of one client of ``api_key``."""
+        ...
+
+
 @attrs.frozen
 class ClientSettings:
     """A client's settings after resolution: arguments first, then ``MEETERGO_*``, then defaults.
@@ -145,7 +169,7 @@ class ClientSettings:
         base_url: the API host, checked, without a trailing slash.
         timeout: seconds one attempt may take.
         retry: the default retry policy.
-        rate_limit: the client's pace, or ``None``.
+        rate_limit: the client's pace (a shared budget included), or ``None``.
         max_concurrency: most requests in flight at once.
         max_response_bytes: the cap of a response body.
         proxy: the proxy URL of the session the client makes, or ``None`` (never shown in
@@ -158,7 +182,7 @@ class ClientSettings:
     base_url: str
     timeout: float
     retry: RetryPolicy
-    rate_limit: RateLimit | SlidingWindow | None
+    rate_limit: RateLimit | SlidingWindow | SharedBudget | None
     max_concurrency: int
     max_response_bytes: int
     proxy: str | None = attrs.field(default=None, repr=False)
@@ -200,8 +224,11 @@ class ClientSettings:
 
 
 def _from_env(value: str | None, name: str, environ: Mapping[str, str]) -> str | None:
-    # An empty environment variable counts as unset; an empty argument is an error.
-    return value if value is not None else environ.get(name) or None
+    # An empty or blank environment variable counts as unset; an empty argument is an error.
+    if value is not None:
+        return value
+    found = environ.get(name, "")
+    return found if found.strip() else None
 
 
 def resolve_settings(
@@ -212,7 +239,7 @@ def resolve_settings(
     allow_insecure_http: bool,
     timeout: float,
     retry: RetryPolicy,
-    rate_limit: RateLimit | SlidingWindow | None,
+    rate_limit: RateLimit | SlidingWindow | SharedBudget | None,
     max_concurrency: int,
     max_response_bytes: int,
     proxy: str | None = None,
@@ -234,10 +261,13 @@ def resolve_settings(
     check_count("max_concurrency", max_concurrency)
     check_count("max_response_bytes", max_response_bytes)
     check_instance("retry", retry, RetryPolicy)
-    if rate_limit is not None and not isinstance(rate_limit, RateLimit | SlidingWindow):
+    if rate_limit is not None and not isinstance(
+        rate_limit, RateLimit | SlidingWindow | SharedBudget
+    ):
         kind = type(rate_limit).__name__
         raise ArgumentTypeError(
-            "rate_limit", f"{{name}} must be a SlidingWindow, a RateLimit or None, got {kind}"
+            "rate_limit",
+            f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
         )
     check_instance("trust_env", trust_env, bool)
     proxy = check_proxy(proxy, borrowed_session)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import warnings
-from typing import TYPE_CHECKING, Final
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Final
+
+from ._ratelimit import Pacer, close_limiter
 
 if TYPE_CHECKING:
     from ._events import Emitter
@@ -43,12 +46,14 @@ class Lifecycle:
     Args:
         transport: the client's transport, opened on first use and closed with the client.
         emitter: the client's event emitter, whose running hooks closing waits for.
+        limiter: the client's limiter, closed with the client (a shared budget's Redis
+            connections made from a URL).
     """
 
-    __slots__ = ("_emitter", "_transport", "loop", "state")
+    __slots__ = ("_emitter", "_limiter", "_transport", "loop", "state")
 
-    def __init__(self, transport: Transport, emitter: Emitter | None) -> None:
-        self._transport, self._emitter = transport, emitter
+    def __init__(self, transport: Transport, emitter: Emitter | None, limiter: Pacer) -> None:
+        self._transport, self._emitter, self._limiter = transport, emitter, limiter
         self.state = State.UNOPENED
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -84,13 +89,30 @@ class Lifecycle:
             raise RuntimeError(_WRONG_LOOP)
 
     async def aclose(self) -> None:
-        """Close the client, from any event loop; idempotent."""
+        """Close the client, from any event loop; idempotent.
+
+        Hooks still running are waited for, then the limiter and the transport are closed.
+        From another loop than the client's, a limiter's connections are closed by that loop
+        while it runs; a closed loop has taken them with it.
+        """
         if self.state is State.CLOSED:
             return
         self.state = State.CLOSED
-        if self._emitter is not None:
-            await self._emitter.aclose()
-        await self._transport.aclose(self.loop)
+        try:
+            if self._emitter is not None:
+                await self._emitter.aclose()
+            await self._in_own_loop(close_limiter(self._limiter))
+        finally:
+            await self._transport.aclose(self.loop)
+
+    async def _in_own_loop(self, work: Coroutine[Any, Any, None]) -> None:
+        loop = self.loop
+        if loop is None or loop is asyncio.get_running_loop():
+            await work
+        elif loop.is_running():
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, loop))
+        else:
+            work.close()
 
     def collected(self, client: object) -> None:
         """``client`` is being collected: if it is still open, warn once and let go quietly."""

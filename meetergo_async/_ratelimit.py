@@ -3,7 +3,9 @@
 A limiter grants turns (``Ticket``) and learns from each attempt's end. Two in-process
 policies implement it: ``_window`` for a sliding-window limit (``SlidingWindow``, the
 default: meetergo's throttler counts that way) and ``_bucket`` for a token bucket
-(``RateLimit``). A limiter shared between processes lives in its own module.
+(``RateLimit``). A budget shared between processes (``SharedBudget``, e.g. the Redis one in
+``meetergo_async.redis``) makes its own limiter per client; such a limiter may hold
+connections, which ``close_limiter`` releases when the client closes.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ._config import RateLimit, SlidingWindow
+from ._config import DEFAULT_TIMEOUT, RateLimit, SharedBudget, SlidingWindow
 
-__all__ = ["Pacer", "Signal", "Ticket", "make_limiter", "wait_for_change"]
+__all__ = ["Pacer", "Signal", "Ticket", "close_limiter", "make_limiter", "wait_for_change"]
 
 
 @attrs.frozen
@@ -86,18 +88,39 @@ async def wait_for_change(
             future.cancel()
 
 
+@runtime_checkable
+class _Closing(Protocol):
+    async def aclose(self) -> None: ...
+
+
 def make_limiter(
-    rate_limit: RateLimit | SlidingWindow | None,
+    rate_limit: RateLimit | SlidingWindow | SharedBudget | None,
     *,
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]],
     max_pause: float = math.inf,
+    api_key: str = "",
+    attempt_timeout: float = DEFAULT_TIMEOUT,
 ) -> Pacer:
-    """Build the in-process limiter for ``rate_limit`` (``None``: unpaced, 429s still pause)."""
+    """Build the limiter for ``rate_limit`` (``None``: unpaced, 429s still pause).
+
+    A ``SharedBudget`` makes it, bound to ``api_key``; an attempt stays in flight at most
+    ``attempt_timeout`` seconds.
+    """
     # Imported here: both policies import Ticket from this module.
     from ._bucket import Limiter
     from ._window import SlidingWindowLimiter
 
+    if isinstance(rate_limit, SharedBudget):
+        return rate_limit.limiter_for(
+            api_key, clock=clock, sleep=sleep, max_pause=max_pause, attempt_timeout=attempt_timeout
+        )
     if isinstance(rate_limit, RateLimit):
         return Limiter(rate_limit, clock=clock, sleep=sleep, max_pause=max_pause)
     return SlidingWindowLimiter(rate_limit, clock=clock, sleep=sleep, max_pause=max_pause)
+
+
+async def close_limiter(limiter: Pacer) -> None:
+    """Release what ``limiter`` holds (a shared budget's connections); others hold nothing."""
+    if isinstance(limiter, _Closing):
+        await limiter.aclose()

@@ -10,6 +10,7 @@ stays in ``APIStatusError.body``.
 
 ```
 MeetergoError
+├── BudgetUnavailableError        the shared rate budget (Redis) did not answer; nothing sent
 ├── APIConnectionError            the request did not get an HTTP answer
 │   ├── APITimeoutError           ... because a timeout fired
 │   └── APITLSError               ... because TLS failed (handshake, certificate): not retried
@@ -37,6 +38,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetUnavailableError",
     "ConflictError",
     "MeetergoError",
     "NotFoundError",
@@ -78,6 +80,13 @@ class MeetergoError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, attempts={self.attempts})"
+
+
+class BudgetUnavailableError(MeetergoError):
+    """The shared rate budget (``RedisBudget(on_unavailable="raise")``) did not answer.
+
+    Nothing was sent: the call can be repeated once Redis is back.
+    """
 
 
 class APIConnectionError(MeetergoError):

@@ -925,3 +925,13 @@ async def test_empty_environment_variables_count_as_unset(monkeypatch) -> None:
         assert "api.meetergo.com" in repr(client)
     with pytest.raises(ValueError, match="user_id must not be empty"):
         MeetergoClient("rgo-" + "b" * 32, user_id="")
+
+
+def test_a_blank_environment_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEETERGO_API_KEY", "rgo-" + "x" * 32)
+    # A personal access token refuses a user id: a blank one must not count as one.
+    monkeypatch.setenv("MEETERGO_USER_ID", " \t")
+    monkeypatch.setenv("MEETERGO_BASE_URL", "  ")
+    client = MeetergoClient()
+    assert "user_id" not in repr(client)
+    assert "https://api.meetergo.com" in repr(client)

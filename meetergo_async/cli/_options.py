@@ -8,11 +8,10 @@ one table (``OPTION_NAMES`` here, the JSON field names for ``bulk``'s input).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
@@ -95,11 +94,10 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
         check_base_url_path(base_url, source)
     check_acting_user(args, given)
     try:
-        with _blank_variables_hidden():
-            return MeetergoClient(
-                api_key=given["api_key"][0], user_id=given["user_id"][0], base_url=base_url,
-                **options,
-            )  # fmt: skip
+        return MeetergoClient(
+            api_key=given["api_key"][0], user_id=given["user_id"][0], base_url=base_url,
+            **options,
+        )  # fmt: skip
     except (TypeError, ValueError) as exc:
         message = in_words(exc, names)
         # "leave {name} (and MEETERGO_USER_ID) unset" when {name} is that variable already.
@@ -154,20 +152,6 @@ def check_base_url_path(url: str, source: str) -> None:
             f"{source} {url} ends in /v4, but every request path starts with v4/ already: "
             f"give the host only, {trimmed[: -len('/v4')]}"
         )
-
-
-@contextlib.contextmanager
-def _blank_variables_hidden() -> Iterator[None]:
-    """Hide blank ``MEETERGO_*`` variables while the client reads the environment.
-
-    The SDK takes an empty variable as unset but refuses one of spaces; here both are unset.
-    """
-    blank = [v for v in _VARIABLES.values() if not os.environ.get(v, "x").strip()]
-    hidden = {variable: os.environ.pop(variable) for variable in blank}
-    try:
-        yield
-    finally:
-        os.environ.update(hidden)
 
 
 def positive_int(text: str) -> int:

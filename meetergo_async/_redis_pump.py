@@ -1,0 +1,280 @@
+"""A client's conversation with the shared budget in Redis: one call at a time, batched.
+
+Part of the shared budget's limiter (``_redis_limiter``). Tasks that want a turn queue
+here; one task at a time (the *pump*) calls the budget's script with all the news of the
+client and asks for as many slots as tasks wait, so a request costs at most one round trip
+and usually less. Each granted slot comes with its wait, on Redis's clock. News that
+others wait for (urgent) goes at once; other news rides with the next call, or goes on its
+own after ``FLUSH_DELAY``. When Redis does not answer, the waiting tasks are handed to the
+fallback (``_redis_fallback``), or fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import attrs
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from ._config import SlidingWindow
+from ._redis_fallback import Fallback
+from ._redis_ledger import Ledger
+from ._redis_script import Keys, Reply, Update, arguments, parse_reply, source
+from .errors import BudgetUnavailableError
+
+__all__ = ["FLUSH_DELAY", "HEARTBEAT", "Binding", "Grant", "Pump"]
+
+FLUSH_DELAY: Final = 0.1
+"""Seconds news waits for a call that asks for a slot anyway, before going on its own."""
+HEARTBEAT: Final = 1.0
+"""Seconds between a client's reports that it uses the budget (for ``local_share``)."""
+MAX_BATCH: Final = 64
+"""Most slots asked for in one call."""
+_FAILURES = (RedisError, OSError, TimeoutError, ValueError)
+
+
+@attrs.frozen
+class Binding:
+    """What a budget gives each client's limiter: Redis, the keys, the rules."""
+
+    connect: Callable[[], tuple[Any, bool]]
+    """Returns the asyncio Redis client, and whether the limiter owns it (closes it)."""
+    keys: Keys
+    window: SlidingWindow
+    raise_when_down: bool
+    local_share: int | None
+    timeout: float
+    presence: float
+
+
+@attrs.frozen
+class Grant:
+    """A slot the budget reserved: its member, number, wait (seconds) and block stamp."""
+
+    member: str
+    seq: int
+    wait: float
+    stamp: int
+
+
+class Pump:
+    """Asks Redis for the slots a client's tasks wait for, and tells it the client's news.
+
+    What the last reply said is kept: ``limit`` in force, ``blocks`` begun, ``heard``
+    (the budget has had an answer).
+    """
+
+    def __init__(
+        self,
+        binding: Binding,
+        ledger: Ledger,
+        fallback: Fallback,
+        *,
+        process: str,
+        flight: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._b, self._ledger, self._fallback = binding, ledger, fallback
+        self._process, self._flight, self._clock, self._sleep = process, flight, clock, sleep
+        self.seq = 0
+        self._waiting: deque[asyncio.Future[Grant | None]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._urgent = self._idle = self._closed = False
+        self._script: Any = None
+        self._redis: Any = None
+        self._owned = False
+        self._generation = ""
+        self._full = False  # the next call carries the whole history
+        self._hello_at = -math.inf
+        self.limit = binding.window.limit
+        self.blocks = 0
+        self.heard = False
+        self.round_trips = 0
+        """How many calls to Redis answered."""
+
+    async def ask(self) -> Grant | None:
+        """Wait for a slot; ``None`` when Redis did not answer (the fallback's turn).
+
+        Raises:
+            BudgetUnavailableError: Redis did not answer and the budget is set to raise.
+        """
+        future: asyncio.Future[Grant | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self.kick(waiter=True)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                grant = future.result()
+                if grant is not None:
+                    self.give_back(grant.member)
+            raise
+
+    def give_back(self, member: str) -> None:
+        """A slot is not used: free it in the budget with the next call."""
+        self._ledger.in_flight.pop(member, None)
+        self._ledger.report(Update("R", member))
+        self.kick()
+
+    def kick(self, *, urgent: bool = False, waiter: bool = False) -> None:
+        """Make sure a call comes: at once for ``urgent`` news, else soon."""
+        if self._closed:
+            return
+        self._urgent = self._urgent or urgent
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        elif urgent or (waiter and self._idle):
+            self._wake.set()
+
+    async def _run(self) -> None:
+        try:
+            while not self._closed and (self._waiting or self._ledger.pending):
+                if not self._waiting and not self._urgent:
+                    self._idle = True
+                    await self._pause_for(FLUSH_DELAY)  # a waiter or urgent news wakes it
+                    self._idle = False
+                if not await self._exchange():
+                    return
+        finally:
+            self._task = None
+
+    async def _pause_for(self, seconds: float) -> None:
+        if seconds <= 0 or self._urgent or (self._idle and self._waiting):
+            return
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _exchange(self) -> bool:
+        """One call to Redis for the waiting tasks; ``False`` when Redis did not answer."""
+        batch: list[asyncio.Future[Grant | None]] = []
+        while self._waiting and len(batch) < MAX_BATCH:
+            future = self._waiting.popleft()
+            if not future.done():
+                batch.append(future)
+        self._urgent = False
+        answer = await self._call(len(batch))
+        if answer is None:
+            self._unavailable(batch)
+            return False
+        first, reply = answer
+        for i, wait in enumerate(reply.waits):
+            grant = Grant(f"{self._process}:{first + i}", first + i, wait, reply.stamp)
+            if batch[i].done():
+                self.give_back(grant.member)  # its task was cancelled meanwhile
+            else:
+                batch[i].set_result(grant)
+        left = [f for f in batch[len(reply.waits) :] if not f.done()]
+        if left:
+            self._waiting.extendleft(reversed(left))
+            await self._pause_for(reply.retry or 0.0)  # only urgent news wakes it
+        return True
+
+    async def _call(self, wanted: int) -> tuple[int, Reply] | None:
+        """Run the script (twice when Redis asks for the history); ``None`` on failure."""
+        for _ in range(2):
+            now = self._clock()
+            first = self.seq + 1
+            self.seq += wanted
+            updates = self._ledger.take(now, full=self._full)
+            hello = 1 if now - self._hello_at >= HEARTBEAT else 0
+            try:
+                reply = await self._run_script(wanted, first, updates, hello, now)
+            except _FAILURES as exc:
+                self._ledger.give_back(updates)
+                self._full = True
+                self._fallback.start(exc, self.limit)
+                return None
+            except asyncio.CancelledError:  # the client closes: its farewell takes the news
+                self._ledger.give_back(updates)
+                raise
+            self._learn(reply, now if hello else None)
+            if not reply.resync:
+                break
+            self._full = True  # Redis lost the budget: give it this client's history
+        return first, reply  # after a second resync: nothing granted, ask again at once
+
+    async def _run_script(
+        self, wanted: int, first: int, updates: list[Update], hello: int, now: float
+    ) -> Reply:
+        args = arguments(
+            limit=self._b.window.limit, window=self._b.window.seconds, flight=self._flight,
+            presence=self._b.presence, process=self._process, generation=self._generation,
+            full=self._full, wanted=wanted, hello=hello, first=first, updates=updates, now=now,
+        )  # fmt: skip
+        if self._script is None:
+            self._redis, self._owned = self._b.connect()
+            self._script = self._redis.register_script(source())
+        try:
+            raw = await self._evaluate(args)
+        except RedisConnectionError:
+            # A connection Redis closed (a restart): the next one is new. A Redis that is
+            # down refuses it at once.
+            raw = await self._evaluate(args)
+        return parse_reply(raw)
+
+    async def _evaluate(self, args: list[str | int | float]) -> Any:
+        async with asyncio.timeout(self._b.timeout):
+            raw = await self._script(keys=list(self._b.keys), args=args)
+        self.round_trips += 1
+        return raw
+
+    def _learn(self, reply: Reply, hello_at: float | None) -> None:
+        if reply.generation != self._generation:
+            self._generation, self.blocks = reply.generation, reply.blocks
+        self.blocks = max(self.blocks, reply.blocks)
+        self.limit, self.heard = reply.limit, reply.heard
+        self._fallback.processes = max(1, reply.processes)
+        if hello_at is not None:
+            self._hello_at = hello_at
+        if not reply.resync:
+            self._full = False
+            if self._fallback.active:
+                self._fallback.stop()
+
+    def _unavailable(self, batch: list[asyncio.Future[Grant | None]]) -> None:
+        """Hand every waiting task to the fallback, or fail it."""
+        futures = [*batch, *self._waiting]
+        self._waiting.clear()
+        for future in futures:
+            if future.done():
+                continue
+            if self._b.raise_when_down:
+                future.set_exception(BudgetUnavailableError(self._fallback.reason))
+            else:
+                future.set_result(None)
+
+    async def aclose(self) -> None:
+        """Stop asking; tell Redis the news and that this client leaves; close what it opened."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        if self._script is None:
+            return
+        if not self._fallback.active:
+            now = self._clock()
+            updates = self._ledger.take(now, full=self._full)
+            with contextlib.suppress(*_FAILURES):
+                await self._run_script(0, self.seq + 1, updates, -1, now)
+        if self._owned:
+            await self._redis.aclose()
