@@ -4,8 +4,10 @@ The same FakeMeetergo (rate limit off) runs in its own process; this process sen
 PATCHes at concurrency 64, alternating raw aiohttp and ``MeetergoClient`` (retries on,
 proactive rate limit off) for several rounds, and prints medians and the median of the
 ratios paired within each round, with their range, and the garbage collector's share of
-the CPU time.
-Targets: >= 0.9x raw aiohttp's throughput, <= 1.2x its CPU per request.
+the CPU time. ``MeetergoClient`` runs twice: without a hook, and with a no-op
+``on_event``, compared with each other as well.
+Targets: >= 0.9x raw aiohttp's throughput, <= 1.2x its CPU per request; a no-op
+``on_event`` within 0.03 of the throughput without one.
 
     python bench/overhead.py [--requests 5000] [--concurrency 64] [--rounds 9]
 """
@@ -23,6 +25,7 @@ import aiohttp
 from _common import API_KEY, USER_ID, median, server, table
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+from meetergo_async._events import Event, OnEvent
 
 PATH = "/v4/calendar-connections/connections/"
 
@@ -51,20 +54,31 @@ async def raw_round(url: str, n: int, concurrency: int, conns: int) -> None:
         await _workers(n, concurrency, one)
 
 
-async def sdk_round(url: str, n: int, concurrency: int, conns: int) -> None:
+def _no_op(event: Event) -> None:
+    """The cheapest ``on_event`` hook: what the SDK itself costs to report events."""
+
+
+async def sdk_round(
+    url: str, n: int, concurrency: int, conns: int, on_event: OnEvent | None = None
+) -> None:
     updates = [
         CalendarConnectionUpdate(validate_availability=flag, primary_calendar="primary")
         for flag in (True, False)
     ]
     async with MeetergoClient(
-        API_KEY, user_id=USER_ID, base_url=url, rate_limit=None, max_concurrency=concurrency
-    ) as client:
+        API_KEY, user_id=USER_ID, base_url=url, rate_limit=None, max_concurrency=concurrency,
+        on_event=on_event,
+    ) as client:  # fmt: skip
 
         async def one(i: int) -> object:
             conn_id = f"conn-{i % conns:04d}"
             return await client.update_calendar_connection(conn_id, updates[i % 2])
 
         await _workers(n, concurrency, one)
+
+
+async def hooked_round(url: str, n: int, concurrency: int, conns: int) -> None:
+    await sdk_round(url, n, concurrency, conns, _no_op)
 
 
 async def bulk_round(url: str, n: int, concurrency: int, conns: int) -> None:
@@ -109,7 +123,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args()
     n, conc, conns = args.requests, args.concurrency, 500
-    runs = {"raw aiohttp": raw_round, "MeetergoClient": sdk_round, "SDK bulk": bulk_round}
+    runs = {
+        "raw aiohttp": raw_round,
+        "MeetergoClient": sdk_round,
+        "+ on_event no-op": hooked_round,
+        "SDK bulk": bulk_round,
+    }
     samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in runs}
     names = list(runs)
     with server(str(conns)) as url:
@@ -139,6 +158,14 @@ def main() -> None:
     print(f"{n} PATCHes at concurrency {conc}, {args.rounds} alternating rounds, medians")
     headers = ["client", "req/s", "CPU us/req", "of it GC", "throughput x", "range", "CPU x"]
     print(table([*headers, "range"], rows))
+    pairs = list(zip(samples["+ on_event no-op"], samples["MeetergoClient"], strict=True))
+    speed = [bare[0] / mine[0] for mine, bare in pairs]
+    cost = [mine[1] / bare[1] for mine, bare in pairs]
+    print(
+        f"on_event no-op vs none, paired within each round: throughput {median(speed):.3f}x "
+        f"({min(speed):.2f}-{max(speed):.2f}), CPU {median(cost):.3f}x "
+        f"({min(cost):.2f}-{max(cost):.2f})"
+    )
     print(json.dumps({r[0]: {"rps": r[1], "cpu_us": r[2], "x": r[4], "cpu_x": r[6]} for r in rows}))
 
 

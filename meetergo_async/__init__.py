@@ -20,6 +20,7 @@ from ._config import (
     RetryPolicy,
     SlidingWindow,
 )
+from ._events import AttemptEvent, WaitEvent
 from ._retry import RetryEvent
 from ._serde import to_dict, update_from_dict
 from ._unset import UNSET, Unset
@@ -54,6 +55,7 @@ __all__ = [
     "APIStatusError",
     "APITLSError",
     "APITimeoutError",
+    "AttemptEvent",
     "AuthenticationError",
     "BadRequestError",
     "BudgetUnavailableError",
@@ -75,6 +77,7 @@ __all__ = [
     "Unset",
     "UpdateRequest",
     "UpdateResult",
+    "WaitEvent",
     "__version__",
     "to_dict",
     "update_from_dict",

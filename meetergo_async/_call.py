@@ -19,6 +19,7 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
+from ._events import UNOBSERVED, Observer
 from ._health import Health, is_service_failure
 from ._ratelimit import Pacer, Ticket
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
@@ -83,6 +84,9 @@ class Caller:
         clock: the monotonic clock.
         sleep: the awaitable sleep.
         on_retry: the user's retry hook, or ``None``.
+        observer: told of every attempt that was sent, as it ends, and of every wait for
+            an outage to end (``_events``; the limiter and ``retry_sleep`` report their own).
+        retry_sleep: the sleep between attempts, if not ``sleep``.
     """
 
     def __init__(
@@ -96,6 +100,8 @@ class Caller:
         clock: Clock,
         sleep: Sleep,
         on_retry: OnRetry | None,
+        observer: Observer = UNOBSERVED,
+        retry_sleep: Sleep | None = None,
     ) -> None:
         self._transport, self._limiter = transport, limiter
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -106,6 +112,7 @@ class Caller:
         self._health = Health(clock, sleep)
         self.requests = 0
         self.retries = 0
+        self._observer, self._retry_sleep = observer, retry_sleep or sleep
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
@@ -125,7 +132,7 @@ class Caller:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
         ctx = RetryContext(call.operation, call.path, call.policy, started, self._clock,
-                           self._sleep, self._on_retry, self._on_wait,
+                           self._retry_sleep, self._on_retry, self._on_wait,
                            lambda: call.probes)  # fmt: skip
         return await retry_after_failure(first, partial(self._attempt, call), ctx)
 
@@ -156,10 +163,13 @@ class Caller:
             return False
         deadline = call.policy.deadline
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
+        waiting_since = self._clock()
         try:
             return await self._health.admit(None if deadline is None else started + deadline)
         except MeetergoError as error:
             raise call.failed(error, self._clock()) from None
+        finally:
+            self._observer.waited("pause", self._clock() - waiting_since)
 
     async def _send(self, call: Call) -> tuple[Ticket, Answer]:
         async with self._slots:
@@ -180,6 +190,7 @@ class Caller:
             except MeetergoError as failure:
                 raise call.failed(failure, self._clock()) from failure.__cause__
             finally:
+                self._observer.attempted(call, ticket, answer)
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
         return ticket, answer

@@ -7,12 +7,9 @@ Settings come from ``_config``, requests go out through ``_transport``, retries 
 from __future__ import annotations
 
 import asyncio
-import enum
-import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from functools import partial
-from types import TracebackType
 from typing import Any, Final, Self
 
 import aiohttp
@@ -32,49 +29,48 @@ from ._config import (
     SlidingWindow,
     resolve_settings,
 )
-from ._ratelimit import close_limiter, make_limiter
+from ._events import UNOBSERVED, OnEvent, instrument
+from ._lifecycle import Lifecycle, State
+from ._ratelimit import make_limiter
 from ._retry import OnRetry, Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
-from ._validate import (
-    check_count,
-    check_text,
-    validate_update_request,
-)
+from ._validate import check_count, check_text, validate_update_request
 from .models import CalendarConnection, CalendarConnectionUpdate, UpdateResult
 
 __all__ = ["ClientStats", "MeetergoClient"]
 
-log = logging.getLogger(__name__)
-
-UPDATE_CONNECTION: Final = Operation("PATCH", idempotent=True)
+UPDATE_CONNECTION: Final = Operation(
+    "PATCH", idempotent=True, route=f"{_http.CONNECTIONS_PATH}/{{connection_id}}"
+)
 """Safe to repeat: every field is an absolute assignment."""
-LIST_CONNECTIONS: Final = Operation("GET", idempotent=True)
-
-
-class _State(enum.Enum):
-    UNOPENED = "unopened"
-    OPEN = "open"
-    CLOSED = "closed"
+LIST_CONNECTIONS: Final = Operation("GET", idempotent=True, route=_http.CONNECTIONS_PATH)
 
 
 class MeetergoClient:
     """An asynchronous client of meetergo's calendar-connection API.
 
-    Use it as ``async with MeetergoClient(...) as client:`` or call ``await client.aclose()``.
-    One client is meant to be shared by all the tasks of a process that use the same API key:
-    its limiter paces them together.
+    Use it as ``async with MeetergoClient(...) as client:`` or call ``await client.aclose()``
+    (one left open warns when collected). One client is meant to be shared by all the tasks
+    of an event loop that use the same API key: its limiter paces them together. It belongs
+    to the loop it was opened in; used from another one it raises ``RuntimeError``.
 
     Args:
         api_key: a platform API key (``ak_live:...``), a personal access token (``rgo-...``)
             or another bearer token; default ``$MEETERGO_API_KEY``.
-        user_id: the user an API key acts as (the ``x-meetergo-api-user-id`` header);
-            default ``$MEETERGO_USER_ID``. Required with an API key, refused with a PAT.
+        user_id: the user an API key acts as by default (the ``x-meetergo-api-user-id``
+            header); default ``$MEETERGO_USER_ID``. Refused with a PAT. With an API key and
+            no default user, every call must name its user with ``as_user=``.
         base_url: the API host; default ``$MEETERGO_BASE_URL``, else ``https://api.meetergo.com``.
             ``http://`` is allowed only to a loopback host unless ``allow_insecure_http``.
         timeout: seconds one attempt may take.
         session: an ``aiohttp.ClientSession`` to borrow; the client never closes it and never
-            changes its defaults.
+            changes its defaults (its proxy settings included).
+        proxy: the proxy URL of the session the client makes, ``http://[user:pass@]host:port``;
+            it never appears in a repr, log or error.
+        trust_env: without ``proxy``, take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY``
+            and ``NO_PROXY`` (its credentials from the URL or ``~/.netrc``), read when the
+            client opens; ``False`` ignores them.
         retry: the default ``RetryPolicy``; every method also takes ``retry=``.
         rate_limit: the client's pace: a ``SlidingWindow`` (default: meetergo's 100 requests
             in any 60 s) or a ``RateLimit`` (a token bucket); ``None`` sets no limit of its
@@ -84,6 +80,9 @@ class MeetergoClient:
         max_concurrency: most requests of this client in flight at once.
         on_retry: called with a ``RetryEvent`` before each wait; a function or a coroutine
             function; what it raises is logged, not propagated.
+        on_event: called with an ``AttemptEvent`` after each attempt and a ``WaitEvent``
+            after each wait, for metrics; a function or a coroutine function (run as a task);
+            what it raises is logged, not propagated.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         max_response_bytes: response bodies are never read past this size.
         clock: the monotonic clock, injectable for tests.
@@ -106,6 +105,9 @@ class MeetergoClient:
         rate_limit: RateLimit | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,
+        on_event: OnEvent | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
@@ -115,28 +117,34 @@ class MeetergoClient:
             api_key=api_key, user_id=user_id, base_url=base_url,
             allow_insecure_http=allow_insecure_http, timeout=timeout, retry=retry,
             rate_limit=rate_limit, max_concurrency=max_concurrency,
-            max_response_bytes=max_response_bytes,
+            max_response_bytes=max_response_bytes, proxy=proxy, trust_env=trust_env,
+            borrowed_session=session is not None,
         )  # fmt: skip
         self._settings = settings
-        self._transport = Transport(
-            session, base_url=settings.base_url, api_key=settings.api_key, user_id=settings.user_id,
-            max_connections=max_concurrency, max_response_bytes=max_response_bytes,
-        )  # fmt: skip
-        self._limiter = make_limiter(
+        self._transport = Transport(session, settings)
+        limiter = make_limiter(
             rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
             api_key=settings.api_key, attempt_timeout=settings.timeout,
         )  # fmt: skip
+        self._emitter, paced, retry_sleep = instrument(
+            on_event, limiter, sleep, default_user=settings.user_id, clock=clock
+        )
         self._caller = Caller(
-            self._transport, self._limiter, max_concurrency=max_concurrency,
+            self._transport, paced, max_concurrency=max_concurrency,
             timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
             clock=clock, sleep=sleep, on_retry=on_retry,
+            observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
         )  # fmt: skip
-        self._state = _State.UNOPENED
+        self._life = Lifecycle(self._transport, self._emitter, limiter)
+
+    def __del__(self) -> None:
+        if (life := getattr(self, "_life", None)) is not None:  # None when __init__ raised
+            life.collected(self)
 
     def __repr__(self) -> str:
         user = f", user_id={self._settings.user_id!r}" if self._settings.user_id else ""
         url = self._settings.base_url
-        return f"<MeetergoClient base_url={url!r}{user} state={self._state.value}>"
+        return f"<MeetergoClient base_url={url!r}{user} state={self._life.state.value}>"
 
     @property
     def stats(self) -> ClientStats:
@@ -146,33 +154,18 @@ class MeetergoClient:
     @property
     def closed(self) -> bool:
         """Tell whether ``aclose`` was called."""
-        return self._state is _State.CLOSED
+        return self._life.state is State.CLOSED
 
     async def __aenter__(self) -> Self:
-        self._open()
+        self._life.enter()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client, the session it made (a borrowed one stays open) and what its
-        limiter opened (a shared budget's Redis connections from a URL); idempotent."""
-        if self._state is not _State.CLOSED:
-            self._state = _State.CLOSED
-            try:
-                await close_limiter(self._limiter)
-            finally:
-                await self._transport.aclose()
-
-    def _open(self) -> None:
-        if self._state is _State.CLOSED:
-            raise RuntimeError("this MeetergoClient is closed; make a new one")
-        self._state = _State.OPEN
-        self._transport.open()
+        """Close the client and what it opened (not a borrowed session); idempotent, any loop."""
+        await self._life.aclose()
 
     async def update_calendar_connection(
         self,
@@ -245,7 +238,9 @@ class MeetergoClient:
         failing or invalid item never stops the others; updates to the same connection are
         applied in input order. See ``iter_update_calendar_connections`` for the details.
         """
-        return await run_bulk(items, self._update_one, self._bulk_limit(max_concurrency))
+        limit = self._bulk_limit(max_concurrency)
+        self._life.enter()
+        return await run_bulk(items, self._update_one, limit)
 
     def iter_update_calendar_connections(
         self,
@@ -263,7 +258,9 @@ class MeetergoClient:
         carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop early,
         close the iterator (``contextlib.aclosing``) to cancel what is in flight.
         """
-        return iter_bulk(items, self._update_one, self._bulk_limit(max_concurrency))
+        limit = self._bulk_limit(max_concurrency)
+        self._life.check_loop()
+        return iter_bulk(items, self._update_one, limit)
 
     def _bulk_limit(self, max_concurrency: int | None) -> int:
         limit = self._settings.max_concurrency if max_concurrency is None else max_concurrency
@@ -298,5 +295,5 @@ class MeetergoClient:
             self._transport.headers(user, has_body=body is not None), body,
             settings.attempt_timeout(timeout), policy, parse,
         )  # fmt: skip
-        self._open()
+        self._life.enter()
         return await self._caller.call(call), call.attempts

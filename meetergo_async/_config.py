@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import attrs
 
-from ._credentials import PAT_PREFIX, check_base_url, check_credentials
+from ._credentials import (
+    PAT_PREFIX,
+    check_base_url,
+    check_credentials,
+    check_proxy,
+    missing_acting_user,
+    needs_acting_user,
+)
 from ._validate import (
     ArgumentTypeError,
     ArgumentValueError,
@@ -165,6 +172,9 @@ class ClientSettings:
         rate_limit: the client's pace (a shared budget included), or ``None``.
         max_concurrency: most requests in flight at once.
         max_response_bytes: the cap of a response body.
+        proxy: the proxy URL of the session the client makes, or ``None`` (never shown in
+            a repr: it may hold a password).
+        trust_env: whether that session takes its proxy from the environment.
     """
 
     api_key: str = attrs.field(repr=False)
@@ -175,15 +185,19 @@ class ClientSettings:
     rate_limit: RateLimit | SlidingWindow | SharedBudget | None
     max_concurrency: int
     max_response_bytes: int
+    proxy: str | None = attrs.field(default=None, repr=False)
+    trust_env: bool = True
 
     def acting_user(self, as_user: str | None) -> str | None:
         """The user a call acts as: ``as_user`` (checked), else the default user.
 
         Raises:
-            ArgumentValueError, ArgumentTypeError: ``as_user`` is malformed, or given with
-                a personal access token.
+            ArgumentValueError, ArgumentTypeError: ``as_user`` is malformed, given with a
+                personal access token, or missing where an API key has no default user.
         """
         if as_user is None:
+            if self.user_id is None and needs_acting_user(self.api_key, None):
+                raise missing_acting_user()
             return self.user_id
         check_text("as_user", as_user)
         if self.api_key.startswith(PAT_PREFIX):
@@ -228,6 +242,9 @@ def resolve_settings(
     rate_limit: RateLimit | SlidingWindow | SharedBudget | None,
     max_concurrency: int,
     max_response_bytes: int,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    borrowed_session: bool = False,
     environ: Mapping[str, str] = os.environ,
 ) -> ClientSettings:
     """Check every option of a client and fill in the environment and the defaults.
@@ -252,6 +269,9 @@ def resolve_settings(
             "rate_limit",
             f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
         )
+    check_instance("trust_env", trust_env, bool)
+    proxy = check_proxy(proxy, borrowed_session)
     return ClientSettings(
-        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes
-    )
+        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes,
+        proxy, trust_env,
+    )  # fmt: skip

@@ -37,11 +37,13 @@ def check_api_key(value: object) -> str:
 
 
 def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None]:
-    """Check the credential and the acting user together; return them.
+    """Check the credential and the default acting user together; return them.
+
+    An API key may come without a default user: each call then names its user
+    (``needs_acting_user``, ``missing_acting_user``).
 
     Raises:
-        ArgumentValueError: no key; an API key without a user id; a personal access token
-            with one.
+        ArgumentValueError: no key; a personal access token with a user id.
         ArgumentTypeError: a value is not a ``str``.
     """
     if api_key is None:
@@ -53,14 +55,6 @@ def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None
         )
     key = check_api_key(api_key)
     user = check_optional_text("user_id", user_id)
-    if key.startswith(API_KEY_PREFIX) and user is None:
-        raise ArgumentValueError(
-            "user_id",
-            "a platform API key (ak_live:...) acts for a user of your company that each "
-            "request must name in the x-meetergo-api-user-id header: pass {name} or set "
-            "MEETERGO_USER_ID",
-            spelled="user_id=...",
-        )
     if key.startswith(PAT_PREFIX) and user is not None:
         raise ArgumentValueError(
             "user_id",
@@ -68,6 +62,23 @@ def check_credentials(api_key: object, user_id: object) -> tuple[str, str | None
             "with 403 when a user id is sent: leave {name} (and MEETERGO_USER_ID) unset",
         )
     return key, user
+
+
+def needs_acting_user(api_key: str, user_id: str | None) -> bool:
+    """Tell whether every call must name its user: an API key with no default user."""
+    return user_id is None and api_key.startswith(API_KEY_PREFIX)
+
+
+def missing_acting_user() -> ArgumentValueError:
+    """The error of a call that names no user where the API key has no default user."""
+    return ArgumentValueError(
+        "as_user",
+        "no acting user: a platform API key (ak_live:...) acts for a user of your company "
+        "that each request names in the x-meetergo-api-user-id header, and this client has "
+        "no default user; pass {name} on the call (bulk: on each UpdateRequest), or give "
+        "the client user_id (or MEETERGO_USER_ID)",
+        spelled="as_user=...",
+    )
 
 
 def check_base_url(url: object, allow_insecure_http: bool) -> str:
@@ -95,6 +106,49 @@ def check_base_url(url: object, allow_insecure_http: bool) -> str:
             hint="or pass allow_insecure_http=True",
         )
     return url.rstrip("/")
+
+
+def check_proxy(proxy: object, borrowed_session: bool) -> str | None:
+    """Return the proxy URL (or ``None``) if it is ``http(s)://[user:password@]host[:port]``.
+
+    The messages never include the URL: it may hold the proxy's password.
+
+    Raises:
+        ArgumentTypeError: not a ``str``. ArgumentValueError: malformed, or given with a
+            borrowed session, whose own settings the client never changes.
+    """
+    if proxy is None:
+        return None
+    if not isinstance(proxy, str):
+        raise ArgumentTypeError("proxy", f"{NAME} must be a str, got {type(proxy).__name__}")
+    if borrowed_session:
+        raise ArgumentValueError(
+            "proxy",
+            f"{NAME} applies to the session the client makes; give the session you pass "
+            "its own (aiohttp.ClientSession(proxy=...))",
+        )
+    problem = _proxy_problem(proxy)
+    if problem:
+        raise ArgumentValueError("proxy", problem)
+    return proxy
+
+
+def _proxy_problem(proxy: str) -> str | None:
+    try:
+        parts = urlsplit(proxy)
+        parts.port  # noqa: B018 - parsing the port raises ValueError when it is invalid
+    except ValueError:
+        return f"{NAME} is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{NAME} must start with http:// or https:// and name a host"
+    if (
+        parts.query
+        or parts.fragment
+        or parts.path.strip("/")
+        or _WHITESPACE_OR_CONTROL.search(proxy)
+    ):
+        return f"{NAME} must be scheme://[user:password@]host[:port], nothing more"
+    return None
 
 
 def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> str | None:

@@ -86,6 +86,9 @@ def _tls_message(failure: BaseException, where: str) -> str:
 
 
 def _connection_message(error: aiohttp.ClientError, where: str) -> str:
+    if isinstance(error, aiohttp.ClientProxyConnectionError):  # its host: the proxy's, no password
+        proxy = f"{error.host}:{error.port}"
+        return f"could not connect to the proxy {proxy} ({_os_reason(error.os_error)})"
     if isinstance(error, aiohttp.ClientConnectorError):
         return f"could not connect to {where} ({_os_reason(error.os_error)})"
     if isinstance(error, aiohttp.ServerDisconnectedError):

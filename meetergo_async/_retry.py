@@ -44,16 +44,18 @@ Sleep: TypeAlias = Callable[[float], Awaitable[None]]
 
 @attrs.frozen
 class Operation:
-    """An endpoint's retry rule: what it is called, and whether it is safe to repeat.
+    """An endpoint: its method, whether it is safe to repeat, its path template.
 
     Only a request that is safe to repeat (``idempotent``) is retried after a 5xx, a 408,
     a timeout or a lost connection, where the server may have applied it. A 429 is retried
     for every operation: the server says it did not process the request. A TLS failure is
-    never retried: another attempt would fail the same way.
+    never retried: another attempt would fail the same way. ``route`` names the endpoint in
+    events (``/v4/.../connections/{connection_id}``), never an id.
     """
 
     method: str
     idempotent: bool
+    route: str = ""
 
     def should_retry(self, error: BaseException) -> bool:
         """Tell whether ``error`` may be followed by another attempt of this operation."""

@@ -73,6 +73,14 @@ def _no_meetergo_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's proxy settings out: clients talk to 127.0.0.1 directly."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 def mocked_client(fake_time: FakeTime, **kwargs: Any) -> Any:
     """A client of the mocked API on injected time, unpaced unless ``rate_limit`` is given."""
     from meetergo_async import MeetergoClient

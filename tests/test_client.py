@@ -173,11 +173,6 @@ def test_no_api_key_anywhere_is_a_value_error_naming_the_env_var() -> None:
         MeetergoClient(user_id=USER_ID)
 
 
-def test_platform_key_without_user_id_names_the_header() -> None:
-    with pytest.raises(ValueError, match="x-meetergo-api-user-id"):
-        MeetergoClient(API_KEY)
-
-
 def test_platform_key_takes_the_user_id_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -13,6 +13,9 @@ The convention every ```python fenced block follows:
     its own process, ``python -W error -m pytest -W error <file>``, with pytest-asyncio in
     strict mode (async tests carry ``@pytest.mark.asyncio``, which works in every mode) and
     ``asyncio_default_fixture_loop_scope = function``.
+- A script may import a metrics library the package does not depend on (``prometheus_client``,
+  ``opentelemetry``): where it is not installed, it runs against a stand-in that records the
+  calls (``tests/doc_stubs.py``).
 - A block that must show something it cannot run (production credentials against
   api.meetergo.com) starts with the line ``# doc: not-run (<why>)``. It is only compiled.
   Such blocks stay rare: at most ``MAX_NOT_RUN`` across all pages.
@@ -38,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests import doc_stubs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -139,7 +144,7 @@ def _run_script(example: Example) -> None:
         except BaseException as exc:  # noqa: BLE001 - handed to the test's thread below
             failures.append(exc)
 
-    with _restored_globals():
+    with _restored_globals(), doc_stubs.stand_ins():
         thread = threading.Thread(target=target, name=f"example {example.id}", daemon=True)
         thread.start()
         thread.join(TIMEOUT)

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
 from meetergo_async._config import ENV_API_KEY, ENV_BASE_URL, ENV_USER_ID
+from meetergo_async._credentials import needs_acting_user
+from meetergo_async._http import USER_ID_HEADER
 from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async._validate import ArgumentError
 
@@ -90,6 +92,7 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
     base_url, source = given["base_url"]
     if base_url is not None:
         check_base_url_path(base_url, source)
+    check_acting_user(args, given)
     try:
         return MeetergoClient(
             api_key=given["api_key"][0], user_id=given["user_id"][0], base_url=base_url,
@@ -115,6 +118,26 @@ def credentials(args: argparse.Namespace) -> dict[str, tuple[str | None, str]]:
         else:
             found[name] = (value, option)
     return found
+
+
+def check_acting_user(
+    args: argparse.Namespace, given: Mapping[str, tuple[str | None, str]]
+) -> None:
+    """Refuse an API key with no user, unless ``--as-user`` names one.
+
+    The SDK lets an API key go without a default user and asks each call for one; a command
+    asks here, before anything runs, in the words of its options.
+
+    Raises:
+        CommandError: an ``ak_live:`` key, no ``--user-id`` (or variable), no ``--as-user``.
+    """
+    key, user = given["api_key"][0] or "", given["user_id"][0]
+    if needs_acting_user(key, user) and getattr(args, "as_user", None) is None:
+        raise CommandError(
+            "a platform API key (ak_live:...) acts for a user of your company that each "
+            f"request must name in the {USER_ID_HEADER} header: pass --user-id or set "
+            f"{ENV_USER_ID}"
+        )
 
 
 def check_base_url_path(url: str, source: str) -> None:
