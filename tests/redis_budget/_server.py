@@ -37,7 +37,7 @@ class RedisServer:
     def __init__(self, directory: Path) -> None:
         executable = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(executable).exists():
-            pytest.fail("redis-server is missing: apt-get install redis-server (.ci/run does)")
+            pytest.fail("redis-server is missing: bash .ci/services installs it (apt-get)")
         self._executable = executable
         self._directory = directory
         self.port = _free_port()
