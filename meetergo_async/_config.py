@@ -95,7 +95,7 @@ class RateLimit:
 
     @classmethod
     def per_minute(cls, requests: float, *, burst: int = 1) -> RateLimit:
-        """Build a limit of ``requests`` a minute, e.g. ``RateLimit.per_minute(100, burst=200)``."""
+        """Build a limit of ``requests`` a minute, e.g. ``RateLimit.per_minute(100, burst=10)``."""
         check_positive("requests", requests)
         return cls(rate=requests / 60.0, burst=burst)
 
