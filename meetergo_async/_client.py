@@ -114,26 +114,23 @@ class MeetergoClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         settings = resolve_settings(
-            api_key=api_key, user_id=user_id, base_url=base_url,
-            allow_insecure_http=allow_insecure_http, timeout=timeout, retry=retry,
-            rate_limit=rate_limit, max_concurrency=max_concurrency,
-            max_response_bytes=max_response_bytes, proxy=proxy, trust_env=trust_env,
-            borrowed_session=session is not None,
+            api_key=api_key, user_id=user_id, base_url=base_url, timeout=timeout, retry=retry,
+            allow_insecure_http=allow_insecure_http, rate_limit=rate_limit,
+            max_concurrency=max_concurrency, max_response_bytes=max_response_bytes,
+            proxy=proxy, trust_env=trust_env, borrowed_session=session is not None,
         )  # fmt: skip
-        self._settings = settings
-        self._transport = Transport(session, settings)
+        self._settings, self._transport = settings, Transport(session, settings)
         limiter = make_limiter(
             rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
             api_key=settings.api_key, attempt_timeout=settings.timeout,
         )  # fmt: skip
-        self._emitter, paced, retry_sleep = instrument(
-            on_event, limiter, sleep, default_user=settings.user_id, clock=clock
-        )
+        user = settings.user_id
+        self._emitter, paced, retry_sleep = instrument(on_event, limiter, sleep, default_user=user,
+                                                       clock=clock)  # fmt: skip
         self._caller = Caller(
-            self._transport, paced, max_concurrency=max_concurrency,
-            timeout=settings.timeout, secrets=_answers.secret_parts(settings.api_key),
-            clock=clock, sleep=sleep, on_retry=on_retry,
-            observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
+            self._transport, paced, max_concurrency=max_concurrency, timeout=settings.timeout,
+            secrets=_answers.secret_parts(settings.api_key), clock=clock, sleep=sleep,
+            on_retry=on_retry, observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
         )  # fmt: skip
         self._life = Lifecycle(self._transport, self._emitter, limiter)
 

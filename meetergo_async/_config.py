@@ -231,6 +231,17 @@ def _from_env(value: str | None, name: str, environ: Mapping[str, str]) -> str |
     return found if found.strip() else None
 
 
+def _check_rate_limit(rate_limit: object) -> None:
+    if rate_limit is not None and not isinstance(
+        rate_limit, RateLimit | SlidingWindow | SharedBudget
+    ):
+        kind = type(rate_limit).__name__
+        raise ArgumentTypeError(
+            "rate_limit",
+            f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
+        )
+
+
 def resolve_settings(
     *,
     api_key: str | None,
@@ -261,14 +272,7 @@ def resolve_settings(
     check_count("max_concurrency", max_concurrency)
     check_count("max_response_bytes", max_response_bytes)
     check_instance("retry", retry, RetryPolicy)
-    if rate_limit is not None and not isinstance(
-        rate_limit, RateLimit | SlidingWindow | SharedBudget
-    ):
-        kind = type(rate_limit).__name__
-        raise ArgumentTypeError(
-            "rate_limit",
-            f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
-        )
+    _check_rate_limit(rate_limit)
     check_instance("trust_env", trust_env, bool)
     proxy = check_proxy(proxy, borrowed_session)
     return ClientSettings(

@@ -85,6 +85,11 @@ def register(subparsers: Any) -> None:
         metavar="R",
         help="the client's configured limit, the same way (default: twice --server-rate)",
     )
+    _add_output_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress-every",
         type=positive_float,
@@ -94,7 +99,6 @@ def register(subparsers: Any) -> None:
         f"{DEMO_PROGRESS_EVERY:g})",
     )
     parser.add_argument("--quiet", action="store_true", help="show no progress bar or lines")
-    parser.set_defaults(handler=run)
 
 
 def demo_updates(ids: Sequence[str], seed: int) -> list[UpdateRequest]:

@@ -9,7 +9,12 @@ import random
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from meetergo_async._validate import ArgumentValueError, check_fraction
+from meetergo_async._validate import (
+    ArgumentValueError,
+    check_count,
+    check_fraction,
+    check_non_negative,
+)
 from meetergo_async.testing._limits import (
     Clock,
     FixedWindow,
@@ -95,3 +100,11 @@ def build_rate(
     if rate_limit_headers is None:
         rate_limit_headers = nest or isinstance(rate_limit, FixedWindow)
     return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix, nest, status)
+
+
+def check_numbers(*, generate: int, port: int, latency: float, shutdown: float) -> None:
+    """Check ``FakeMeetergo``'s counts and seconds."""
+    check_count("generate", generate, minimum=0)
+    check_count("port", port, minimum=0)
+    check_non_negative("latency", latency)
+    check_non_negative("shutdown_timeout", shutdown)

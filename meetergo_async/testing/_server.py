@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from meetergo_async._validate import check_count, check_non_negative, check_strings
+from meetergo_async._validate import check_strings
 from meetergo_async.testing._app import FakeApp
 from meetergo_async.testing._limits import Clock, FixedWindow, NestThrottler, TokenBucket
 from meetergo_async.testing._listener import Listener
@@ -21,6 +21,7 @@ from meetergo_async.testing._options import (
     DEFAULT_RATE_LIMIT,
     build_faults,
     build_rate,
+    check_numbers,
 )
 from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
@@ -120,19 +121,14 @@ class FakeMeetergo:
         record_requests: bool = True,
         shutdown_timeout: float = 1.0,
     ) -> None:
-        check_count("generate", generate, minimum=0)
-        check_count("port", port, minimum=0)
-        check_non_negative("latency", latency)
-        check_non_negative("shutdown_timeout", shutdown_timeout)
+        check_numbers(generate=generate, port=port, latency=latency, shutdown=shutdown_timeout)
         self._api_keys = check_strings("api_keys", api_keys)
         self._personal_tokens = check_strings("personal_tokens", personal_tokens)
         self._user_ids = check_strings("user_ids", user_ids)
         expired = check_strings("expired_api_keys", expired_api_keys)
         auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
-        rate = build_rate(
-            rate_limit, clock, rate_limit_headers, retry_after_header, header_suffix,
-            rate_limit_status,
-        )  # fmt: skip
+        rate = build_rate(rate_limit, clock, rate_limit_headers, retry_after_header,
+                          header_suffix, rate_limit_status)  # fmt: skip
         faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
         store = ConnectionStore.seeded(wall_clock, connections or (), generate)
         self._app = FakeApp(store, auth, rate, faults, latency=latency, record=record_requests)
