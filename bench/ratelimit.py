@@ -141,6 +141,10 @@ SCENARIOS = [
              SlidingWindow(1000, 5)),
     Scenario("F neighbour sent 100 just before", NEST, 1500, NEST_IDEAL, sdk_run,
              SlidingWindow(250, 5), neighbour=100),
+    # 1,500 is six windows exactly: the 100 a neighbour took cost a seventh to any client,
+    # whose best is then 30 s (0.833 of the ideal). 1,400 shows the same without that step.
+    Scenario("F2 the same, N = 1400", NEST, 1400, (1400 - 250) / 50, sdk_run,
+             SlidingWindow(250, 5), neighbour=100),
     Scenario("G two processes", NEST, 1500, NEST_IDEAL, sdk_run, SlidingWindow(250, 5),
              processes=2),
     Scenario("H SDK defaults, 100/60s", ["nest", "100", "60"], 300, (300 - 100) / (100 / 60),

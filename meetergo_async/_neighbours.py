@@ -31,7 +31,7 @@ class Neighbours:
         self._quota_until = -math.inf
         self.reserve = 0  # slots surely free on the server, less ours sent since
         self._observed_at = -math.inf
-        self._low: int | None = None  # the fewest of others' requests seen counted
+        self._fewest: int | None = None  # the fewest others' requests it can have counted
         self._peak = 0  # the most of others' requests seen counted within a window
         self._peak_until = -math.inf
         self._busy_until = -math.inf  # until then, they were sending
@@ -55,13 +55,17 @@ class Neighbours:
         """Learn from an answer: the server's limit, and what it said remains."""
         seconds = self._log.seconds
         live = self._log.live(now)
-        self._track(server - remaining - live, COUNT_SLACK * server + 1, now)
+        counted = 1 + self._log.counted_before(hit, now)  # ours it surely counted
+        # Others' requests it counted: at least beyond all of ours that may count, at most
+        # beyond ours it surely counted.
+        may_count = self._log.live_at(hit.sent, now)  # it reached the server after its sending
+        self._track(server - remaining - may_count, server - remaining - counted, server, now)
         if now >= self._present_until:
             self.quota = None  # alone on the key: the log alone keeps under the limit
             return
         # Free: what the server had free, plus ours it surely counted, minus all of ours
         # that may count (ours not yet counted, or answered out of order, are not free).
-        free = max(0, remaining + 1 + self._log.counted_before(hit, now) - live)
+        free = max(0, remaining + counted - live)
         busy = now < self._busy_until
         if busy:
             claim = math.floor(NEIGHBOUR_SHARE * free)
@@ -75,23 +79,21 @@ class Neighbours:
         self.reserve = bound if busy else max(self.reserve, bound)
         self._observed_at = now
 
-    def _track(self, foreign: int, slack: float, now: float) -> None:
-        """Note the others' requests the server counts: whether any, and growing.
+    def _track(self, at_least: int, at_most: int, server: int, now: float) -> None:
+        """Note the others' requests the server counts: whether any, and whether growing.
 
-        ``foreign`` is a lower bound: what the server counted beyond all of ours that may
-        count. Growing beyond ``slack`` since its lowest point means they are sending.
+        Others that send nothing only lose requests as they expire, so at least as many as
+        they had at most before means they sent since (beyond ``COUNT_SLACK`` of noise). Their
+        requests are gone a window after the last time they were seen sending.
         """
         seconds = self._log.seconds
-        if foreign > 0:
+        if now >= self._peak_until or at_least > self._peak:
+            self._peak, self._peak_until = at_least, now + seconds
+        fewest = self._fewest
+        if fewest is None and at_least > 0:  # new to us: sending or not, the next answers tell
+            self._busy_until = now + REFRESH
             self._present_until = now + seconds
-        if now >= self._peak_until or foreign > self._peak:
-            self._peak, self._peak_until = foreign, now + seconds
-        if self._low is None:
-            if foreign > 0:  # new to us: sending or not, the next answers tell
-                self._busy_until = now + REFRESH
-            self._low = foreign
-        elif foreign > self._low + slack:
-            self._busy_until = now + seconds
-            self._low = foreign
-        else:
-            self._low = min(self._low, foreign)
+        elif fewest is not None and at_least > fewest + COUNT_SLACK * server + 1:
+            self._busy_until = self._present_until = now + seconds
+            fewest = None  # count afresh from here
+        self._fewest = at_most if fewest is None else min(fewest, at_most)

@@ -26,6 +26,9 @@ RECOVERY_STEP = 0.1
 """How much of the configured limit a taught limit climbs back per ``RECOVERY_WINDOWS``."""
 RECOVERY_WINDOWS = 2
 """Clean windows (no 429) before a taught limit climbs back a step."""
+FORGOTTEN_MEMORY = 2.0
+"""Seconds the log remembers when the requests it forgot stopped counting (answers that
+arrive late still compare with what counted when they reached the server)."""
 COUNT_SLACK = 0.02
 """Counts that differ by at most this part of the limit, plus one, are the same count."""
 
@@ -55,6 +58,7 @@ class OwnLog:
         self.seconds = seconds
         self.in_flight: dict[int, Hit] = {}
         self.done: deque[Hit] = deque()
+        self._gone: deque[float] = deque()  # when those forgotten lately stopped counting
         # When each accepted one was sent, in order: answers come back out of order, but
         # nearly in order, so inserting is cheap; counting is a bisection, not a scan.
         self._accepted_sent: list[float] = []
@@ -84,10 +88,16 @@ class OwnLog:
 
     def live(self, now: float) -> int:
         """Requests the server may still count (the conservative bound); forgets the rest."""
-        done, expiry = self.done, self.seconds + EXPIRY_MARGIN
+        done, expiry, gone = self.done, self.seconds + EXPIRY_MARGIN, self._gone
         while done and done[0].ended + expiry <= now:
-            done.popleft()
+            gone.append(done.popleft().ended + expiry)
+        while gone and gone[0] <= now - FORGOTTEN_MEMORY:
+            gone.popleft()
         return len(self.in_flight) + len(done)
+
+    def live_at(self, moment: float, now: float) -> int:
+        """Those the server may have counted at ``moment``, a little before ``now``."""
+        return self.live(now) + sum(1 for expired in self._gone if expired > moment)
 
     def next_expiry(self) -> float | None:
         """When the oldest ended request stops counting, or ``None`` if none has ended."""
@@ -118,6 +128,7 @@ class OwnLog:
     def restart(self, first: Hit) -> None:
         """The server started a fresh log with ``first``: forget everything before it."""
         self.done = deque([first])
+        self._gone.clear()
         self._accepted_sent, self._first = ([first.sent] if first.accepted else []), 0
 
 
