@@ -4,13 +4,17 @@ Part of the sliding-window limiter (``_window``, rule 2). When an answer shows t
 counting more than this client can have sent, another user of the key is active. While it
 is sending, the client claims only ``NEIGHBOUR_SHARE`` of the free slots, and never more
 than the neighbour leaves at its busiest (both see each other's expiring slots as free).
-Once it has stopped, the client claims all free slots but one, which re-reads the count
-every ``REFRESH`` seconds: the neighbour's requests expire, and only an answer tells when.
+It counts as sending for a window after it was seen growing, and for as long as answers
+show its requests surely counted (many of ours in flight can hide its growth, and its
+busiest count holds for a window). Once it has stopped, the client claims all free slots
+but one, which re-reads the count every ``REFRESH`` seconds: the neighbour's requests
+expire, and only an answer tells when.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from ._window_log import COUNT_SLACK, Hit, OwnLog
 
@@ -32,8 +36,9 @@ class Neighbours:
         self.reserve = 0  # slots surely free on the server, less ours sent since
         self._observed_at = -math.inf
         self._fewest: int | None = None  # the fewest others' requests it can have counted
-        self._peak = 0  # the most of others' requests seen counted within a window
-        self._peak_until = -math.inf
+        # The most of others' requests seen counted within the last window: a sliding maximum,
+        # (until, count) pairs with counts falling, so the first holds it.
+        self._peaks: deque[tuple[float, int]] = deque()
         self._busy_until = -math.inf  # until then, they were sending
         self._present_until = -math.inf
 
@@ -44,6 +49,12 @@ class Neighbours:
     def forget(self) -> None:
         """A block ended: the server's count starts afresh."""
         self.quota = None
+
+    def _peak(self, now: float) -> int:
+        peaks = self._peaks
+        while peaks and peaks[0][0] <= now:
+            peaks.popleft()
+        return peaks[0][1] if peaks else 0
 
     def refresh_in(self, now: float, in_flight: bool) -> float | None:
         """Seconds until one request may re-read the count (0.0: now), or ``None``."""
@@ -69,7 +80,7 @@ class Neighbours:
         busy = now < self._busy_until
         if busy:
             claim = math.floor(NEIGHBOUR_SHARE * free)
-            self.quota = min(live + claim, server - self._peak)
+            self.quota = min(live + claim, server - self._peak(now))
         else:
             self.quota = live + max(0, free - 1)
         self._quota_until = now + seconds
@@ -84,16 +95,21 @@ class Neighbours:
 
         Others that send nothing only lose requests as they expire, so at least as many as
         they had at most before means they sent since (beyond ``COUNT_SLACK`` of noise). Their
-        requests are gone a window after the last time they were seen sending.
+        requests surely counted mean they sent within a window: maybe still sending.
         """
         seconds = self._log.seconds
-        if now >= self._peak_until or at_least > self._peak:
-            self._peak, self._peak_until = at_least, now + seconds
-        fewest = self._fewest
+        peaks = self._peaks
+        while peaks and peaks[-1][1] <= at_least:
+            peaks.pop()
+        peaks.append((now + seconds, at_least))
+        fewest, noise = self._fewest, COUNT_SLACK * server + 1
         if fewest is None and at_least > 0:  # new to us: sending or not, the next answers tell
             self._busy_until = now + REFRESH
             self._present_until = now + seconds
-        elif fewest is not None and at_least > fewest + COUNT_SLACK * server + 1:
+        elif fewest is not None and at_least > fewest + noise:
             self._busy_until = self._present_until = now + seconds
             fewest = None  # count afresh from here
+        elif at_least > noise:  # they sent within a window: maybe still sending
+            self._busy_until = max(self._busy_until, now + REFRESH)
+            self._present_until = max(self._present_until, now + seconds)
         self._fewest = at_most if fewest is None else min(fewest, at_most)

@@ -150,6 +150,35 @@ async def test_a_neighbour_on_the_key_leaves_it_half_of_what_is_free(fake_time) 
     assert granted == int(NEIGHBOUR_SHARE * 8)
 
 
+async def test_a_neighbour_whose_requests_stay_counted_is_still_sending(fake_time) -> None:
+    # Its count never grows between answers, yet its requests outlive a window: it sends.
+    lim = make(fake_time, limit=20)
+    await answer(lim, await lim.acquire(), headers=headers(14, limit=20))  # 5 foreign
+    for _ in range(2):
+        fake_time.now += 10.0 + 2 * EXPIRY_MARGIN  # ours expired; theirs did too, and came back
+        await answer(lim, await lim.acquire(), headers=headers(14, limit=20))
+    granted = 0
+    while lim.try_acquire() is not None:
+        granted += 1
+    assert granted == int(NEIGHBOUR_SHARE * 14)  # not all 19 the client would claim alone
+
+
+async def test_the_neighbours_busiest_count_holds_for_a_window_after_it_was_seen(
+    fake_time,
+) -> None:
+    lim = make(fake_time, limit=100)
+    await answer(lim, await lim.acquire(), headers=headers(9, limit=100))  # 90 foreign
+    fake_time.now += 9.0
+    await answer(lim, await lim.acquire(), headers=headers(8, limit=100))  # still 90
+    fake_time.now += 1.5  # past the window of the first sighting, within that of the second
+    # Their 90 expired; they count 10 now, and may take back what they had: 90.
+    await answer(lim, await lim.acquire(), headers=headers(88, limit=100))
+    granted = 0
+    while lim.try_acquire() is not None:
+        granted += 1
+    assert granted == 100 - 90 - 2  # not half of the 88 free
+
+
 async def test_answers_out_of_order_cannot_overshoot_the_servers_count(fake_time) -> None:
     lim = make(fake_time, limit=20)
     await answer(lim, await lim.acquire(), headers=headers(8, limit=20))  # 11 foreign
