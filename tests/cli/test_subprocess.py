@@ -16,8 +16,11 @@ from meetergo_async.testing import FakeMeetergo
 from tests.cli._helpers import subprocess_env
 
 
-def _env() -> dict[str, str]:
-    return subprocess_env()
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with the test environment; its output as text, whatever its status."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        command, capture_output=True, text=True, timeout=30, env=subprocess_env(), check=False
+    )
 
 
 def _console_script() -> list[str]:
@@ -28,14 +31,7 @@ def _console_script() -> list[str]:
 
 def test_demo_runs_as_a_module() -> None:
     args = ["demo", "--connections", "30", "--server-rate", "300", "--quiet"]
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-m", "meetergo_async", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=_env(),
-        check=False,
-    )
+    done = _run([sys.executable, "-m", "meetergo_async", *args])
     assert done.returncode == 0, done.stderr
     assert "30 updated, 0 failed; verified 30/30" in done.stdout
     assert "req/s" in done.stdout
@@ -43,14 +39,7 @@ def test_demo_runs_as_a_module() -> None:
 
 
 def test_console_script_help() -> None:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [*_console_script(), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=_env(),
-        check=False,
-    )
+    done = _run([*_console_script(), "--help"])
     assert done.returncode == 0
     for command in ("demo", "update", "list", "bulk", "sandbox"):
         assert command in done.stdout
@@ -97,7 +86,7 @@ async def test_api_commands_load_neither_the_sandbox_nor_aiohttp_web(tmp_path: P
             *[fake.url, fake.api_key, fake.user_id, str(source)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=subprocess_env(),
         )
         out, err = await asyncio.wait_for(process.communicate(), timeout=30)
         methods = [(r.method, r.connection_id) for r in fake.requests]
@@ -116,14 +105,7 @@ def test_demo_loads_the_sandbox_only_when_it_runs() -> None:
         "status = cli.main(['demo', '--connections', '5', '--server-rate', '500']); "
         "print(before, status, [n in sys.modules for n in names])"
     )
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=_env(),
-        check=False,
-    )
+    done = _run([sys.executable, "-c", code])
     assert done.returncode == 0, done.stderr
     assert "verified 5/5" in done.stdout
     assert done.stdout.splitlines()[-1] == "[False, False] 0 [True, True]"
@@ -137,7 +119,7 @@ def test_sandbox_stops_cleanly(stop: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=subprocess_env(),
     ) as process:
         assert process.stdout is not None
         assert "FakeMeetergo sandbox on http://127.0.0.1:" in process.stdout.readline()
