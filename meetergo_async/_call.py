@@ -142,7 +142,9 @@ class Caller:
             self._limiter.pause(wait)
 
     async def _attempt(self, call: Call) -> Any:
-        probe = await self._admit(call)  # waits out an outage; True: this attempt probes it
+        # Waits out an outage; True: this attempt probes it. Not awaited while the service
+        # answers: a coroutine per attempt for nothing.
+        probe = await self._admit(call) if self._health.down else False
         sent_before = call.attempts
         try:
             ticket, answer = await self._send(call)
@@ -159,8 +161,6 @@ class Caller:
         return self._read(call, ticket, answer, probe)
 
     async def _admit(self, call: Call) -> bool:
-        if not self._health.down:
-            return False
         deadline = call.policy.deadline
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
         waiting_since = self._clock()

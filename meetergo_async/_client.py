@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from functools import partial
 from typing import Any, Final, Self
 
@@ -264,16 +271,20 @@ class MeetergoClient:
         check_count("max_concurrency", limit)
         return limit
 
-    async def _update_one(
+    def _update_one(
         self, connection_id: str, update: CalendarConnectionUpdate, owner_user_id: str | None,
         as_user: str | None, timeout: float | None = None, retry: RetryPolicy | None = None,
-    ) -> tuple[CalendarConnection, int]:  # fmt: skip
-        """Send one checked update; return the connection and the attempts it took."""
+    ) -> Coroutine[Any, Any, tuple[CalendarConnection, int]]:  # fmt: skip
+        """Send one checked update; return the connection and the attempts it took.
+
+        Not a coroutine function of its own: it hands over ``_call``'s, one frame fewer
+        for every step of every request.
+        """
         path = _http.connection_path(connection_id)
         parse = partial(parse_updated_connection, connection_id=connection_id, path=path)
         body = encode_update(update)
-        return await self._call(UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user,
-                                timeout, retry)  # fmt: skip
+        return self._call(UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user,
+                          timeout, retry)  # fmt: skip
 
     async def _call(
         self, operation: Operation, path: str, parse: Callable[[object], Any], body: bytes | None,

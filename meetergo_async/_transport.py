@@ -186,7 +186,15 @@ class Transport:
             async with session.request(
                 method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
             ) as response:
-                raw = await self._read(response, method, url)
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._max_response_bytes
+                    and hdrs.CONTENT_ENCODING not in response.headers
+                ):
+                    raw = await response.read()  # the usual answer: no coroutine of our own
+                else:
+                    raw = await self._read(response, method, url)
                 return Answer(response.status, response.reason or "", response.headers, raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise no_answer(exc, url.host, url.port, timeout.total) from exc

@@ -190,7 +190,7 @@ class SlidingWindowLimiter:
 
     def on_attempt_done(self, ticket: Ticket | None = None) -> None:
         """Note that an attempt ended without an answer (failed or cancelled)."""
-        if ticket is not None and self._end(ticket, 0) is not None:
+        if ticket is not None and self._end(ticket, 0) is not None and self._queued:
             self._changed.notify()
 
     def on_response(
@@ -206,7 +206,8 @@ class SlidingWindowLimiter:
             self._refused(hit, retry_after, hit.ended)
         else:
             self._answered(hit, headers, hit.ended)
-        self._changed.notify()
+        if self._queued:  # a turn may have come for those waiting; nobody else listens
+            self._changed.notify()
 
     def _end(self, ticket: Ticket, status: int) -> Hit | None:
         if self._block is not None and self._block.probe == ticket.seq:
@@ -220,7 +221,7 @@ class SlidingWindowLimiter:
         elif block is not None and hit.accepted:
             block.accepted += 1  # sent before the refusal came back: counted before it
         throttlers = parse_throttlers(headers)
-        tightest = tightest_throttler(throttlers)
+        tightest = tightest_throttler(throttlers) if throttlers else None
         if tightest is not None and tightest.remaining is not None:
             if not self._logging:  # from now on a limit is known: keep the log
                 self._logging = True
