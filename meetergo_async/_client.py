@@ -8,14 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterable,
-)
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from functools import partial
 from typing import Any, Final, Self
 
@@ -277,8 +270,7 @@ class MeetergoClient:
     ) -> Coroutine[Any, Any, tuple[CalendarConnection, int]]:  # fmt: skip
         """Send one checked update; return the connection and the attempts it took.
 
-        Not a coroutine function of its own: it hands over ``_call``'s, one frame fewer
-        for every step of every request.
+        It hands over ``_call``'s coroutine: one frame fewer at every step of a request.
         """
         path = _http.connection_path(connection_id)
         parse = partial(parse_updated_connection, connection_id=connection_id, path=path)

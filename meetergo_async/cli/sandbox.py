@@ -107,7 +107,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
         raise CommandError(
             f"cannot listen on {where}: {exc.strerror or exc}", EXIT_FAILED
         ) from None
-    _stop_on_sigterm()  # before the banner: whoever reads it may signal at once
+    _stop_on_signals()  # before the banner: whoever reads it may signal at once
     _print_banner(ui, fake, args)
     try:
         await fake.serve_forever()
@@ -151,11 +151,17 @@ def _print_banner(ui: Ui, fake: FakeMeetergo, args: argparse.Namespace) -> None:
     ui.out("Press Ctrl-C to stop.")
 
 
-def _stop_on_sigterm() -> None:
-    """Let ``kill`` (SIGTERM, as service managers send) end the sandbox like Ctrl-C does."""
+def _stop_on_signals() -> None:
+    """End the sandbox on Ctrl-C (SIGINT) or ``kill`` (SIGTERM, as service managers send).
+
+    Both are handled here, even when SIGINT was ignored on start (as for a job a shell
+    started in the background), which ``asyncio.run`` would leave ignored.
+    """
     task = asyncio.current_task()
     if task is None:
         return
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        # Not available on every platform or outside the main thread: Ctrl-C still works.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # Not available on every platform or outside the main thread: Ctrl-C still works.
+            loop.add_signal_handler(signum, task.cancel)

@@ -112,19 +112,30 @@ def test_demo_loads_the_sandbox_only_when_it_runs() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only here")
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
-def test_sandbox_stops_cleanly(stop: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("stop", "started_ignoring_ctrl_c"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["ctrl-c", "kill", "ctrl-c-to-a-background-job"],
+)
+def test_sandbox_stops_cleanly(stop: signal.Signals, started_ignoring_ctrl_c: bool) -> None:
+    # A shell starts a background job with SIGINT ignored; the sandbox still stops on it.
+    ignore = signal.SIG_IGN if started_ignoring_ctrl_c else signal.SIG_DFL
     with subprocess.Popen(
         [sys.executable, "-m", "meetergo_async", "sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=subprocess_env(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, ignore),
     ) as process:
         assert process.stdout is not None
         assert "FakeMeetergo sandbox on http://127.0.0.1:" in process.stdout.readline()
         process.send_signal(stop)
-        _, err = process.communicate(timeout=10)
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # fail, do not hang: leaving the block waits for the process
+            raise
     assert process.returncode == 0
     assert "Traceback" not in err
     assert "sandbox stopped after 0 requests" in err
