@@ -119,22 +119,25 @@ class Caller:
         limiter = self._limiter
         return ClientStats(self.requests, limiter.rate_limited, self.retries, limiter.rate)
 
-    async def call(self, call: Call) -> Any:
-        """Send ``call`` under its retry policy; return what ``call.parse`` made of the answer.
+    async def call(self, call: Call) -> tuple[Any, int]:
+        """Send ``call`` under its retry policy.
+
+        Returns:
+            What ``call.parse`` made of the answer, and the attempts it took.
 
         Raises:
             MeetergoError: the last attempt's error, stamped with the attempts made.
         """
         try:
             # The first attempt runs bare: a call that succeeds at once builds no retry state.
-            return await self._attempt(call)
+            return await self._attempt(call), call.attempts
         except MeetergoError as error:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
         ctx = RetryContext(call.operation, call.path, call.policy, started, self._clock,
                            self._retry_sleep, self._on_retry, self._on_wait,
                            lambda: call.probes)  # fmt: skip
-        return await retry_after_failure(first, partial(self._attempt, call), ctx)
+        return await retry_after_failure(first, partial(self._attempt, call), ctx), call.attempts
 
     def _on_wait(self, error: MeetergoError, wait: float) -> None:
         self.retries += 1

@@ -268,24 +268,23 @@ class MeetergoClient:
         self, connection_id: str, update: CalendarConnectionUpdate, owner_user_id: str | None,
         as_user: str | None, timeout: float | None = None, retry: RetryPolicy | None = None,
     ) -> Coroutine[Any, Any, tuple[CalendarConnection, int]]:  # fmt: skip
-        """Send one checked update; return the connection and the attempts it took.
-
-        It hands over ``_call``'s coroutine: one frame fewer at every step of a request.
-        """
+        """Send one checked update; return the connection and the attempts it took."""
         path = _http.connection_path(connection_id)
         parse = partial(parse_updated_connection, connection_id=connection_id, path=path)
         body = encode_update(update)
         return self._call(UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user,
                           timeout, retry)  # fmt: skip
 
-    async def _call(
+    def _call(
         self, operation: Operation, path: str, parse: Callable[[object], Any], body: bytes | None,
         owner_user_id: str | None, as_user: str | None, timeout: float | None,
         retry: RetryPolicy | None,
-    ) -> tuple[Any, int]:  # fmt: skip
+    ) -> Coroutine[Any, Any, tuple[Any, int]]:  # fmt: skip
         """Send one logical request; return its result and the attempts it took.
 
-        The arguments are checked already, but for ``as_user``, ``timeout`` and ``retry``.
+        The arguments are checked already, but for ``as_user``, ``timeout`` and ``retry``
+        (raised here, when called). It hands over the caller's coroutine, as ``_update_one``
+        hands over this one's: two frames fewer at every step of a request.
         """
         settings = self._settings
         policy = settings.retry_policy(retry)
@@ -296,4 +295,4 @@ class MeetergoClient:
             settings.attempt_timeout(timeout), policy, parse,
         )  # fmt: skip
         self._life.enter()
-        return await self._caller.call(call), call.attempts
+        return self._caller.call(call)
