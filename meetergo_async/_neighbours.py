@@ -2,8 +2,9 @@
 
 Part of the sliding-window limiter (``_window``, rule 2). When an answer shows the server
 counting more than this client can have sent, another user of the key is active. While it
-is sending, the client claims only ``NEIGHBOUR_SHARE`` of the free slots, and never more
-than the neighbour leaves at its busiest (both see each other's expiring slots as free).
+is sending, the client claims only ``NEIGHBOUR_SHARE`` of the free slots, less as many as
+it has requests in flight (the neighbour may send as many meanwhile), and never more than
+the neighbour leaves at its busiest (both see each other's expiring slots as free).
 It counts as sending for a window after it was seen growing, and for as long as answers
 show its requests surely counted (many of ours in flight can hide its growth, and its
 busiest count holds for a window). Once it has stopped, the client claims all free slots
@@ -79,7 +80,8 @@ class Neighbours:
         free = max(0, remaining + counted - live)
         busy = now < self._busy_until
         if busy:
-            claim = math.floor(NEIGHBOUR_SHARE * free)
+            # While ours are on their way, the others may send as many: those are not free.
+            claim = math.floor(NEIGHBOUR_SHARE * max(0, free - len(self._log.in_flight)))
             self.quota = min(live + claim, server - self._peak(now))
         else:
             self.quota = live + max(0, free - 1)

@@ -179,6 +179,22 @@ async def test_the_neighbours_busiest_count_holds_for_a_window_after_it_was_seen
     assert granted == 100 - 90 - 2  # not half of the 88 free
 
 
+async def test_while_ours_are_in_flight_others_may_send_as_many(fake_time) -> None:
+    lim = make(fake_time, limit=100)
+    await answer(lim, await lim.acquire(), headers=headers(88, limit=100))  # 11 foreign
+    fake_time.now += 0.001
+    burst = [lim.try_acquire() for _ in range(45)]
+    assert all(burst[:44])
+    assert burst[44] is None  # half of the 88 free
+    fake_time.now += 0.001
+    first = burst[0]
+    assert first is not None
+    # 43 free beyond the 43 of ours still on their way, and the neighbour may be sending
+    # as many meanwhile.
+    await answer(lim, first, headers=headers(86, limit=100))
+    assert lim.try_acquire() is None  # not half of the 43
+
+
 async def test_answers_out_of_order_cannot_overshoot_the_servers_count(fake_time) -> None:
     lim = make(fake_time, limit=20)
     await answer(lim, await lim.acquire(), headers=headers(8, limit=20))  # 11 foreign
