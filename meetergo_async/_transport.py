@@ -186,32 +186,36 @@ class Transport:
             async with session.request(
                 method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
             ) as response:
-                length = response.content_length
-                if (
-                    length is not None
-                    and length <= self._max_response_bytes
-                    and hdrs.CONTENT_ENCODING not in response.headers
-                ):
-                    raw = await response.read()  # the usual answer: no coroutine of our own
+                if self._known_to_fit(response):  # the usual answer: no coroutine of our own
+                    raw = await response.read()
                 else:
-                    raw = await self._read(response, method, url)
+                    raw = await self._read_measured(response, method, url)
                 return Answer(response.status, response.reason or "", response.headers, raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise no_answer(exc, url.host, url.port, timeout.total) from exc
 
-    async def _read(self, response: aiohttp.ClientResponse, method: str, url: URL) -> bytes:
-        """Read the body, never past ``max_response_bytes``; a longer one reads as empty.
+    def _known_to_fit(self, response: aiohttp.ClientResponse) -> bool:
+        """Whether ``Content-Length`` says the body is within ``max_response_bytes``.
 
-        ``Content-Length`` counts compressed bytes, so a compressed body (or one of unknown
-        length) is measured as it is decoded.
+        It counts compressed bytes, so a compressed body has to be measured as it is decoded.
+        """
+        length = response.content_length
+        return (
+            length is not None
+            and length <= self._max_response_bytes
+            and hdrs.CONTENT_ENCODING not in response.headers
+        )
+
+    async def _read_measured(
+        self, response: aiohttp.ClientResponse, method: str, url: URL
+    ) -> bytes:
+        """Read a body not known to fit, never past ``max_response_bytes``.
+
+        A longer one reads as empty: one of a known length at once, others (compressed, or
+        of unknown length) once decoding has passed the limit.
         """
         cap = self._max_response_bytes
-        length = response.content_length
-        encoded = hdrs.CONTENT_ENCODING in response.headers
-        if length is not None and not encoded:
-            if length <= cap:
-                return await response.read()
-        else:
+        if response.content_length is None or hdrs.CONTENT_ENCODING in response.headers:
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.content.iter_chunked(_CHUNK):

@@ -221,7 +221,7 @@ class SlidingWindowLimiter:
         elif block is not None and hit.accepted:
             block.accepted += 1  # sent before the refusal came back: counted before it
         throttlers = parse_throttlers(headers)
-        tightest = tightest_throttler(throttlers) if throttlers else None
+        tightest = tightest_throttler(throttlers)
         if tightest is not None and tightest.remaining is not None:
             if not self._logging:  # from now on a limit is known: keep the log
                 self._logging = True

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import shlex
-import signal
 from typing import TYPE_CHECKING, Any, Final
 
 from ._common import EXIT_FAILED, EXIT_OK, CommandError, Ui
+from ._interrupts import SIGNALS
 from ._options import fraction, non_negative_float, non_negative_int
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def _stop_on_signals() -> None:
     if task is None:
         return
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # Not available on every platform or outside the main thread: Ctrl-C still works.
             loop.add_signal_handler(signum, task.cancel)
