@@ -19,9 +19,14 @@ from collections.abc import (
 )
 from typing import Any, Final, TypeAlias
 
-from ._validate import ArgumentTypeError, validate_update_request
-from .errors import MeetergoError
-from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
+from .errors import ArgumentTypeError, MeetergoError
+from .models import (
+    CalendarConnection,
+    CalendarConnectionUpdate,
+    UpdateRequest,
+    UpdateResult,
+    validate_update_request,
+)
 
 __all__ = ["MAX_WAITING_PER_WORKER", "BulkItem", "iter_bulk", "run_bulk"]
 

@@ -35,8 +35,13 @@ from ._ratelimit import make_limiter
 from ._retry import OnRetry, Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
-from ._validate import check_count, check_text, validate_update_request
-from .models import CalendarConnection, CalendarConnectionUpdate, UpdateResult
+from ._validate import check_count, check_text
+from .models import (
+    CalendarConnection,
+    CalendarConnectionUpdate,
+    UpdateResult,
+    validate_update_request,
+)
 
 __all__ = ["ClientStats", "MeetergoClient"]
 

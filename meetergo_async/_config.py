@@ -17,8 +17,6 @@ from ._credentials import (
     needs_acting_user,
 )
 from ._validate import (
-    ArgumentTypeError,
-    ArgumentValueError,
     check_count,
     check_instance,
     check_non_negative,
@@ -27,6 +25,7 @@ from ._validate import (
     count,
     positive,
 )
+from .errors import ArgumentTypeError, ArgumentValueError
 
 if TYPE_CHECKING:
     from ._ratelimit import Pacer

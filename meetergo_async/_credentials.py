@@ -12,7 +12,8 @@ import re
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ._validate import CONTROL, NAME, ArgumentTypeError, ArgumentValueError, check_optional_text
+from ._validate import CONTROL, check_optional_text
+from .errors import NAME, ArgumentTypeError, ArgumentValueError
 
 PAT_PREFIX: Final = "rgo-"
 API_KEY_PREFIX: Final = "ak_live:"

@@ -27,8 +27,7 @@ import attrs
 
 from ._http import USER_ID_HEADER
 from ._ratelimit import Pacer, Ticket
-from ._validate import ArgumentTypeError
-from .errors import APIConnectionError, APITimeoutError
+from .errors import APIConnectionError, APITimeoutError, ArgumentTypeError
 
 if TYPE_CHECKING:
     from ._call import Call

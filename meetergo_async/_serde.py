@@ -22,7 +22,7 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._answers import decode_json
-from ._validate import ArgumentTypeError, ArgumentValueError
+from .errors import ArgumentTypeError, ArgumentValueError
 from .models import CalendarConnection, CalendarConnectionUpdate
 
 __all__ = [

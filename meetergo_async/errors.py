@@ -23,7 +23,15 @@ MeetergoError
     ├── ConflictError             409
     ├── RateLimitError            429 (retry_after)
     └── ServerError               5xx
+
+ArgumentError                     a bad argument, raised before anything is sent
+├── ArgumentValueError            ... a ValueError
+└── ArgumentTypeError             ... a TypeError
 ```
+
+An ``ArgumentError`` carries the argument's Python name as data (``error.argument``), so a
+caller that knows the value under another name (a command-line option, an environment
+variable, a JSON field) can say so with ``error.worded(name)`` instead of rewriting the text.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ __all__ = [
     "APIStatusError",
     "APITLSError",
     "APITimeoutError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "ArgumentValueError",
     "AuthenticationError",
     "BadRequestError",
     "BudgetUnavailableError",
@@ -48,6 +59,8 @@ __all__ = [
     "ServerError",
 ]
 
+NAME: Final = "{name}"
+"""Where the argument's name stands in an ``ArgumentError``'s template."""
 _MAX_STR_CHARS: Final = 200
 """The longest ``str(error)``: the message is cut (with ``…``) to fit what surrounds it."""
 
@@ -199,6 +212,40 @@ class RateLimitError(APIStatusError):
 
 class ServerError(APIStatusError):
     """5xx: trouble on the server's side, usually transient."""
+
+
+class ArgumentError(Exception):
+    """An argument error: ``argument`` names it; ``worded`` says it under another name.
+
+    Args:
+        argument: the Python name of the argument (``user_id``, ``primary_calendar``).
+        template: the message, with ``{name}`` where the argument's name goes.
+        hint: advice that only makes sense in Python (``pass allow_insecure_http=True``),
+            added to the message after ``; ``.
+        spelled: how the message spells the argument in Python (default: its name, e.g.
+            ``api_key=...`` where the message tells what to pass).
+    """
+
+    def __init__(
+        self, argument: str, template: str, *, hint: str = "", spelled: str | None = None
+    ) -> None:
+        self.argument = argument
+        self.template = template
+        self.hint = hint
+        message = self.worded(argument if spelled is None else spelled)
+        super().__init__(message + (f"; {hint}" if hint else ""))
+
+    def worded(self, name: str) -> str:
+        """The message with ``name`` for the argument, and without the Python-only hint."""
+        return self.template.replace(NAME, name)
+
+
+class ArgumentValueError(ArgumentError, ValueError):
+    """A ``ValueError`` about one argument, named by ``argument``."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """A ``TypeError`` about one argument, named by ``argument``."""
 
 
 def _body_str(body: object, key: str) -> str | None:

@@ -1,30 +1,76 @@
-"""Request and response models: frozen attrs classes holding plain data.
+"""Request and response models: frozen attrs classes holding plain data, and their checks.
 
-They know nothing of JSON; the one converter in ``_serde`` owns the wire format.
+They know nothing of JSON; the one converter in ``_serde`` owns the wire format. The checks
+of an update's fields and of a whole update request live here, beside what they check:
+``validate_update_request`` is the one rule for ``UpdateRequest``,
+``update_calendar_connection`` and bulk items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
 from ._unset import UNSET, Unset
-from ._validate import (
-    check_calendar_field,
-    check_flag,
-    to_calendar_tuple,
-    validate_update_request,
-)
+from ._validate import check_text
+from .errors import NAME, ArgumentTypeError, ArgumentValueError
 
 __all__ = [
     "CalendarConnection",
     "CalendarConnectionUpdate",
     "UpdateRequest",
     "UpdateResult",
+    "check_update",
+    "validate_update_request",
 ]
+
+_NO_NULL: Final = (
+    "{name} cannot be None: the API has no null for it; leave the field out to keep the "
+    "connection's current value"
+)
+
+
+def _no_none(name: str, value: object) -> None:
+    if value is None:
+        raise ArgumentTypeError(name, _NO_NULL, hint="it defaults to UNSET")
+
+
+def _check_flag(_: object, attribute: Any, value: object) -> None:
+    """An attrs validator: the field is ``UNSET`` or a ``bool``."""
+    _no_none(attribute.name, value)
+    if value is not UNSET and not isinstance(value, bool):
+        raise ArgumentTypeError(attribute.name, f"{NAME} must be a bool, got {value!r}")
+
+
+def _check_calendar_field(_: object, attribute: Any, value: object) -> None:
+    """An attrs validator: the field is ``UNSET`` or one calendar id."""
+    _no_none(attribute.name, value)
+    if value is not UNSET:
+        _calendar_id(attribute.name, value)
+
+
+def _calendar_id(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ArgumentTypeError(name, f"{NAME} must hold calendar ids as str, got {value!r}")
+    if not value.strip():
+        raise ArgumentValueError(name, f"{NAME} must not hold an empty calendar id")
+    return value
+
+
+def _to_calendar_tuple(value: Any) -> Any:
+    """An attrs converter: calendar ids as a tuple (``UNSET`` passes through)."""
+    # A bare str is a sequence too; accepting it would send one id per character.
+    name = "selected_calendars"
+    _no_none(name, value)
+    if value is UNSET:
+        return value
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        kind = type(value).__name__
+        raise ArgumentTypeError(name, f"{NAME} must be a list or tuple of calendar ids, got {kind}")
+    return tuple(_calendar_id(name, item) for item in value)
 
 
 @attrs.frozen(kw_only=True)
@@ -49,14 +95,14 @@ class CalendarConnectionUpdate:
         ValueError: a calendar id is empty.
     """
 
-    primary_calendar: str | Unset = attrs.field(default=UNSET, validator=check_calendar_field)
+    primary_calendar: str | Unset = attrs.field(default=UNSET, validator=_check_calendar_field)
     selected_calendars: tuple[str, ...] | Unset = attrs.field(
-        default=UNSET, converter=to_calendar_tuple
+        default=UNSET, converter=_to_calendar_tuple
     )
-    validate_availability: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
-    cancel_if_declined_or_deleted: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
-    disable_attendee_notification: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
-    sync_buffers_to_calendar: bool | Unset = attrs.field(default=UNSET, validator=check_flag)
+    validate_availability: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
+    cancel_if_declined_or_deleted: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
+    disable_attendee_notification: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
+    sync_buffers_to_calendar: bool | Unset = attrs.field(default=UNSET, validator=_check_flag)
 
     def is_empty(self) -> bool:
         """Tell whether no field is set (such an update is refused before sending)."""
@@ -64,6 +110,28 @@ class CalendarConnectionUpdate:
 
 
 _EMPTY_UPDATE: Final = CalendarConnectionUpdate()
+
+
+def check_update(update: object) -> CalendarConnectionUpdate:
+    """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
+    if not isinstance(update, CalendarConnectionUpdate):
+        kind = type(update).__name__
+        raise ArgumentTypeError("update", f"{NAME} must be a CalendarConnectionUpdate, got {kind}")
+    if update.is_empty():
+        raise ArgumentValueError("update", f"{NAME} has no field set: nothing to send")
+    return update
+
+
+def validate_update_request(
+    connection_id: object, update: object, owner_user_id: object, as_user: object
+) -> None:
+    """Decide whether these make a valid update request; raise the first problem found."""
+    check_text("connection_id", connection_id)
+    check_update(update)
+    if owner_user_id is not None:
+        check_text("owner_user_id", owner_user_id)
+    if as_user is not None:
+        check_text("as_user", as_user)
 
 
 @attrs.frozen(kw_only=True)

@@ -27,15 +27,8 @@ from ._config import DEFAULT_RATE_LIMIT, SlidingWindow
 from ._redis_limiter import RedisLimiter
 from ._redis_pump import Binding
 from ._redis_script import Keys, budget_keys
-from ._validate import (
-    ArgumentTypeError,
-    ArgumentValueError,
-    check_count,
-    check_instance,
-    check_positive,
-    check_text,
-)
-from .errors import BudgetUnavailableError
+from ._validate import check_count, check_instance, check_positive, check_text
+from .errors import ArgumentTypeError, ArgumentValueError, BudgetUnavailableError
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient, UpdateRequest
-from meetergo_async._validate import ArgumentValueError
+from meetergo_async.errors import ArgumentValueError
 from meetergo_async.testing import FakeMeetergo
 
 USER_HEADER = "x-meetergo-api-user-id"

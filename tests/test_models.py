@@ -13,7 +13,7 @@ from meetergo_async import (
     UpdateRequest,
     UpdateResult,
 )
-from meetergo_async._validate import check_update
+from meetergo_async.models import check_update
 
 FIELDS = [a.name for a in attrs.fields(CalendarConnectionUpdate)]
 FLAGS = [

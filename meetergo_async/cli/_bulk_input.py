@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
 from meetergo_async import UpdateRequest, update_from_dict
-from meetergo_async._validate import ArgumentTypeError, ArgumentValueError
+from meetergo_async.errors import ArgumentTypeError, ArgumentValueError
 
 from ._bulk_fields import (
     BOOLEAN_FIELDS,

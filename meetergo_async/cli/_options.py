@@ -19,7 +19,7 @@ from meetergo_async._config import ENV_API_KEY, ENV_BASE_URL, ENV_USER_ID
 from meetergo_async._credentials import needs_acting_user
 from meetergo_async._http import USER_ID_HEADER
 from meetergo_async._serde import UPDATE_FIELD_NAMES
-from meetergo_async._validate import ArgumentError
+from meetergo_async.errors import ArgumentError
 
 from ._common import CommandError
 

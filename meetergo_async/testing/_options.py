@@ -9,12 +9,8 @@ import random
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from meetergo_async._validate import (
-    ArgumentValueError,
-    check_count,
-    check_fraction,
-    check_non_negative,
-)
+from meetergo_async._validate import check_count, check_fraction, check_non_negative
+from meetergo_async.errors import ArgumentValueError
 from meetergo_async.testing._limits import (
     Clock,
     FixedWindow,
