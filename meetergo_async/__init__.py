@@ -8,17 +8,17 @@ async with MeetergoClient(api_key="ak_live:...", user_id="user-uuid") as client:
 ```
 """
 
+import warnings
+from typing import TYPE_CHECKING, Any
+
 from ._client import ClientStats, MeetergoClient
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
-    RateLimit,
     RetryPolicy,
-    SlidingWindow,
 )
 from ._events import AttemptEvent, WaitEvent
 from ._retry import RetryEvent
@@ -45,6 +45,7 @@ from .errors import (
     ServerError,
 )
 from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
+from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -74,12 +75,13 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PlanLimitError",
-    "RateLimit",
     "RateLimitError",
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
+    "SharedBudget",
     "SlidingWindow",
+    "TokenBucket",
     "Unset",
     "UpdateRequest",
     "UpdateResult",
@@ -88,3 +90,18 @@ __all__ = [
     "to_dict",
     "update_from_dict",
 ]
+
+if TYPE_CHECKING:
+    RateLimit = TokenBucket
+    """Deprecated: the former name of ``TokenBucket``."""
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "RateLimit":
+            warnings.warn(
+                "meetergo_async.RateLimit is now TokenBucket; the old name will go in 1.0",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return TokenBucket
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

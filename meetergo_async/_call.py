@@ -21,11 +21,11 @@ from . import _answers
 from ._config import RetryPolicy
 from ._events import UNOBSERVED, Observer
 from ._health import Health, is_service_failure
-from ._ratelimit import Pacer, Ticket
 from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
 from ._transport import Answer, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
+from .pacing import Pacer, Ticket
 
 __all__ = ["Call", "Caller", "ClientStats"]
 

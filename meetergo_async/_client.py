@@ -20,18 +20,13 @@ from ._call import Call, Caller, ClientStats
 from ._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_RATE_LIMIT,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
-    RateLimit,
     RetryPolicy,
-    SharedBudget,
-    SlidingWindow,
     resolve_settings,
 )
 from ._events import UNOBSERVED, OnEvent, instrument
 from ._lifecycle import Lifecycle, State
-from ._ratelimit import make_limiter
 from ._retry import OnRetry, Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
@@ -42,6 +37,8 @@ from .models import (
     UpdateResult,
     validate_update_request,
 )
+from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
+from .pacing._factory import make_limiter
 
 __all__ = ["ClientStats", "MeetergoClient"]
 
@@ -78,7 +75,7 @@ class MeetergoClient:
             client opens; ``False`` ignores them.
         retry: the default ``RetryPolicy``; every method also takes ``retry=``.
         rate_limit: the client's pace: a ``SlidingWindow`` (default: meetergo's 100 requests
-            in any 60 s) or a ``RateLimit`` (a token bucket); ``None`` sets no limit of its
+            in any 60 s) or a ``TokenBucket``; ``None`` sets no limit of its
             own (the server's rate-limit headers and 429s are still honoured); or a
             ``meetergo_async.redis.RedisBudget``, one budget per API key shared with every
             client on the same Redis.
@@ -107,7 +104,7 @@ class MeetergoClient:
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
-        rate_limit: RateLimit | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
+        rate_limit: TokenBucket | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         on_retry: OnRetry | None = None,
         on_event: OnEvent | None = None,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
@@ -22,13 +22,9 @@ from ._validate import (
     check_non_negative,
     check_positive,
     check_text,
-    count,
-    positive,
 )
 from .errors import ArgumentTypeError, ArgumentValueError
-
-if TYPE_CHECKING:
-    from ._ratelimit import Pacer
+from .pacing import SharedBudget, SlidingWindow, TokenBucket
 
 DEFAULT_BASE_URL: Final = "https://api.meetergo.com"
 DEFAULT_TIMEOUT: Final = 30.0
@@ -82,83 +78,6 @@ DEFAULT_RETRY_POLICY: Final = RetryPolicy()
 
 
 @attrs.frozen
-class RateLimit:
-    """A token bucket: ``rate`` requests per second on average, up to ``burst`` at once.
-
-    Raises:
-        ValueError: ``rate`` is not a finite number > 0, or ``burst`` is below 1.
-    """
-
-    rate: float = attrs.field(validator=positive)
-    burst: int = attrs.field(default=1, validator=count)
-
-    @classmethod
-    def per_minute(cls, requests: float, *, burst: int = 1) -> RateLimit:
-        """Build a limit of ``requests`` a minute, e.g. ``RateLimit.per_minute(100, burst=10)``."""
-        check_positive("requests", requests)
-        return cls(rate=requests / 60.0, burst=burst)
-
-    @classmethod
-    def per_second(cls, requests: float, *, burst: int = 1) -> RateLimit:
-        """Build a limit of ``requests`` a second, e.g. ``RateLimit.per_second(50, burst=10)``."""
-        return cls(rate=requests, burst=burst)
-
-
-@attrs.frozen
-class SlidingWindow:
-    """At most ``limit`` requests in any span of ``seconds``: how meetergo's throttler counts.
-
-    meetergo (NestJS's throttler) keeps a sliding log per API key: each request counts for
-    ``seconds`` after it arrived, and one request over ``limit`` blocks the key for a whole
-    window. The client never has more than ``limit`` requests counting at once, measured
-    from when each was sent until ``seconds`` after its answer came back (so the time a
-    request takes to reach the server is covered).
-
-    Raises:
-        ValueError: ``limit`` is below 1 or ``seconds`` is not a finite number > 0.
-        TypeError: ``limit`` is not an ``int`` or ``seconds`` not a number.
-    """
-
-    limit: int = attrs.field(validator=count)
-    seconds: float = attrs.field(validator=positive)
-
-    @classmethod
-    def per_minute(cls, limit: int) -> SlidingWindow:
-        """Build a window of ``limit`` requests per 60 seconds, e.g. ``per_minute(100)``."""
-        return cls(limit, 60.0)
-
-    @property
-    def rate(self) -> float:
-        """The long-run pace this window allows, in requests a second."""
-        return self.limit / self.seconds
-
-
-DEFAULT_RATE_LIMIT: Final = SlidingWindow(100, 60.0)
-"""meetergo's limit per API key: 100 requests in any 60 seconds (a sliding log)."""
-
-
-@runtime_checkable
-class SharedBudget(Protocol):
-    """A rate budget kept outside the process (``meetergo_async.redis.RedisBudget``).
-
-    A client given one as ``rate_limit`` asks it for its limiter, naming its API key: every
-    client of the same key shares the budget.
-    """
-
-    def limiter_for(
-        self,
-        api_key: str,
-        *,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-        max_pause: float,
-        attempt_timeout: float,
-    ) -> Pacer:
-        """Make the limiter of one client of ``api_key``."""
-        ...
-
-
-@attrs.frozen
 class ClientSettings:
     """A client's settings after resolution: arguments first, then ``MEETERGO_*``, then defaults.
 
@@ -181,7 +100,7 @@ class ClientSettings:
     base_url: str
     timeout: float
     retry: RetryPolicy
-    rate_limit: RateLimit | SlidingWindow | SharedBudget | None
+    rate_limit: TokenBucket | SlidingWindow | SharedBudget | None
     max_concurrency: int
     max_response_bytes: int
     proxy: str | None = attrs.field(default=None, repr=False)
@@ -232,12 +151,12 @@ def _from_env(value: str | None, name: str, environ: Mapping[str, str]) -> str |
 
 def _check_rate_limit(rate_limit: object) -> None:
     if rate_limit is not None and not isinstance(
-        rate_limit, RateLimit | SlidingWindow | SharedBudget
+        rate_limit, TokenBucket | SlidingWindow | SharedBudget
     ):
         kind = type(rate_limit).__name__
         raise ArgumentTypeError(
             "rate_limit",
-            f"{{name}} must be a SlidingWindow, a RateLimit, a RedisBudget or None, got {kind}",
+            f"{{name}} must be a SlidingWindow, a TokenBucket, a RedisBudget or None, got {kind}",
         )
 
 
@@ -249,7 +168,7 @@ def resolve_settings(
     allow_insecure_http: bool,
     timeout: float,
     retry: RetryPolicy,
-    rate_limit: RateLimit | SlidingWindow | SharedBudget | None,
+    rate_limit: TokenBucket | SlidingWindow | SharedBudget | None,
     max_concurrency: int,
     max_response_bytes: int,
     proxy: str | None = None,

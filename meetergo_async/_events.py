@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import inspect
 import logging
-import math
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
@@ -26,8 +25,8 @@ from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias
 import attrs
 
 from ._http import USER_ID_HEADER
-from ._ratelimit import Pacer, Ticket
 from .errors import APIConnectionError, APITimeoutError, ArgumentTypeError
+from .pacing import Pacer, Ticket
 
 if TYPE_CHECKING:
     from ._call import Call
@@ -125,18 +124,6 @@ def hash_user(user: str) -> str:
     return hashlib.blake2b(user.encode(), digest_size=6).hexdigest()
 
 
-def _paused(limiter: Pacer, now: float) -> bool:
-    """Tell whether ``limiter`` holds the whole client back after a 429.
-
-    Both in-process limiters keep that as ``_pause_until`` (and the sliding window as a
-    ``_block`` while it probes); a limiter without them is never seen as paused.
-    tests/test_events.py checks each limiter.
-    """
-    return getattr(limiter, "_pause_until", -math.inf) > now or (
-        getattr(limiter, "_block", None) is not None
-    )
-
-
 def _error_kind(error: BaseException | None) -> AttemptError:
     if isinstance(error, APITimeoutError):
         return "timeout"
@@ -201,7 +188,7 @@ class Emitter:
 
         async def timed_sleep(seconds: float) -> None:
             started = self._clock()
-            reason: WaitReason = "pause" if _paused(limiter, started) else "backoff"
+            reason: WaitReason = "pause" if limiter.paused() else "backoff"
             try:
                 await sleep(seconds)
             finally:
@@ -267,15 +254,12 @@ class _TimedPacer:
         self.on_attempt_done = limiter.on_attempt_done
         self.on_response = limiter.on_response
         self.pause = limiter.pause
+        self.paused = limiter.paused
 
     @property
     def rate_limited(self) -> int:
         """429s the limiter has seen."""
         return self._limiter.rate_limited
-
-    @rate_limited.setter
-    def rate_limited(self, value: int) -> None:
-        self._limiter.rate_limited = value
 
     @property
     def rate(self) -> float | None:
@@ -286,7 +270,7 @@ class _TimedPacer:
         """Wait for a turn, and report the wait."""
         clock = self._emitter._clock
         started = clock()
-        reason: WaitReason = "pause" if _paused(self._limiter, started) else "pace"
+        reason: WaitReason = "pause" if self._limiter.paused() else "pace"
         ticket = await self._limiter.acquire()
         self._emitter.waited(reason, clock() - started)
         return ticket

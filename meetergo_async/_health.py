@@ -23,7 +23,7 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from ._ratelimit import Signal, wait_for_change
+from ._wait import Signal, wait_for_change
 from .errors import APIConnectionError, APIStatusError, APITLSError, MeetergoError, ServerError
 
 __all__ = ["OUTAGE_AFTER", "Health", "is_service_failure"]

@@ -15,7 +15,8 @@ import warnings
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
-from ._ratelimit import Pacer, close_limiter
+from .pacing import Pacer
+from .pacing._factory import close_limiter
 
 if TYPE_CHECKING:
     from ._events import Emitter

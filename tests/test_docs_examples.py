@@ -219,7 +219,7 @@ def _table(page: str) -> dict[str, str]:
 def _rows(page: str, *_: str) -> dict[str, tuple[str, str]]:
     """Map each backticked name of a three-column table (name, `module`, value) to the rest."""
     text = (ROOT / page).read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(\w+)` \| (`_\w+`) \| ([^|]+) \|", text, re.MULTILINE)
+    rows = re.findall(r"^\| `(\w+)` \| (`[\w.]*_\w+`) \| ([^|]+) \|", text, re.MULTILINE)
     return {name: (module, value.strip()) for name, module, value in rows}
 
 
@@ -228,7 +228,7 @@ def test_documented_defaults_match_the_code() -> None:
     import importlib
 
     from meetergo_async import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, RetryPolicy
-    from meetergo_async import _bucket as limiter
+    from meetergo_async.pacing import _bucket as limiter
 
     page = "docs/retries-and-rate-limits.md"
     table = _table(page)

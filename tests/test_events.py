@@ -15,9 +15,9 @@ from meetergo_async import (
     AttemptEvent,
     CalendarConnectionUpdate,
     MeetergoClient,
-    RateLimit,
     RetryPolicy,
     SlidingWindow,
+    TokenBucket,
     WaitEvent,
 )
 from meetergo_async._events import Event, hash_user
@@ -90,9 +90,9 @@ async def test_retries_show_each_attempt_and_the_backoff_between(
     assert [w.seconds for w in waits(events)] == pytest.approx(fake_time.sleeps)
 
 
-@pytest.mark.parametrize("pace", [SlidingWindow(100, 60.0), RateLimit.per_second(50, burst=5)])
+@pytest.mark.parametrize("pace", [SlidingWindow(100, 60.0), TokenBucket.per_second(50, burst=5)])
 async def test_a_429_makes_the_waits_a_pause(
-    mock_api: Any, fake_time: FakeTime, pace: SlidingWindow | RateLimit
+    mock_api: Any, fake_time: FakeTime, pace: SlidingWindow | TokenBucket
 ) -> None:
     mock_api.get(LIST_URL, status=429, headers={"Retry-After": "2"})
     mock_api.get(LIST_URL, payload={"connections": []})
@@ -109,7 +109,7 @@ async def test_a_429_makes_the_waits_a_pause(
 
 async def test_waiting_for_a_turn_is_pace(mock_api: Any, fake_time: FakeTime) -> None:
     mock_api.get(LIST_URL, payload={"connections": []}, repeat=True)
-    client, events = recording(fake_time, rate_limit=RateLimit.per_second(2, burst=1))
+    client, events = recording(fake_time, rate_limit=TokenBucket.per_second(2, burst=1))
 
     async with client:
         for _ in range(3):
@@ -214,7 +214,7 @@ async def test_without_a_hook_the_limiter_and_the_sleep_are_not_wrapped(
     client = mocked_client(fake_time, retry=RetryPolicy())
     hooked = mocked_client(fake_time, on_event=lambda event: None)
 
-    assert type(client._caller._limiter).__name__ == "SlidingWindowLimiter"
+    assert type(client._caller._limiter).__name__ == "Gate"
     assert client._caller._retry_sleep == fake_time.sleep
     assert type(hooked._caller._limiter).__name__ == "_TimedPacer"
     assert hooked._caller._sleep == fake_time.sleep  # outage waits are reported by the caller

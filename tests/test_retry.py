@@ -331,12 +331,12 @@ async def test_a_failing_on_retry_hook_is_logged_not_raised(mock_api, fake_time,
 
 
 async def test_retries_take_a_limiter_token_each(mock_api, fake_time) -> None:
-    from meetergo_async import RateLimit
+    from meetergo_async import TokenBucket
 
     # A 500 (a 503 with Retry-After would be a gateway throttling, and lower the rate).
     mock_api.patch(URL_, status=500, headers={"Retry-After": "0"})
     mock_api.patch(URL_, payload=OK)
-    async with client(fake_time, rate_limit=RateLimit(rate=1.0, burst=1)) as c:
+    async with client(fake_time, rate_limit=TokenBucket(rate=1.0, burst=1)) as c:
         await c.update_calendar_connection(CONN, UPDATE)
         assert c.stats.requests == 2
         assert c.stats.retries == 1
@@ -345,13 +345,13 @@ async def test_retries_take_a_limiter_token_each(mock_api, fake_time) -> None:
 
 
 async def test_an_attempt_whose_turn_comes_after_the_deadline_is_not_sent(mock_api) -> None:
-    from meetergo_async import APITimeoutError, RateLimit
+    from meetergo_async import APITimeoutError, TokenBucket
 
     fake_time = FakeTime()
     mock_api.patch(URL_, status=503, headers={"Retry-After": "1"})
     mock_api.patch(URL_, payload=OK)
     # One request every 20 s: the retry's token comes after the 10 s deadline.
-    slow = RateLimit(rate=0.05, burst=1)
+    slow = TokenBucket(rate=0.05, burst=1)
     async with client(fake_time, rate_limit=slow, retry=RetryPolicy(deadline=10)) as c:
         with pytest.raises(APITimeoutError, match="deadline has passed") as info:
             await c.update_calendar_connection(CONN, UPDATE)

@@ -10,8 +10,8 @@ import pytest
 from meetergo_async import (
     CalendarConnectionUpdate,
     MeetergoClient,
-    RateLimit,
     RetryPolicy,
+    TokenBucket,
     UpdateRequest,
 )
 from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, base_kind
@@ -420,18 +420,18 @@ async def test_retry_of_the_wrong_type_is_refused(mock_api: Any) -> None:
 @pytest.mark.parametrize(
     ("build", "error", "name"),
     [
-        (lambda: RateLimit(rate=0), ValueError, "rate"),
-        (lambda: RateLimit(rate=-1), ValueError, "rate"),
-        (lambda: RateLimit(rate=math.nan), ValueError, "rate"),
-        (lambda: RateLimit(rate=math.inf), ValueError, "rate"),
-        (lambda: RateLimit(rate="1"), TypeError, "rate"),
-        (lambda: RateLimit(1, burst=0), ValueError, "burst"),
-        (lambda: RateLimit(1, burst=-3), ValueError, "burst"),
-        (lambda: RateLimit(1, burst=2.5), TypeError, "burst"),
-        (lambda: RateLimit.per_minute(0), ValueError, "requests"),
-        (lambda: RateLimit.per_minute(-100), ValueError, "requests"),
-        (lambda: RateLimit.per_minute(100, burst=0), ValueError, "burst"),
-        (lambda: RateLimit.per_second(0), ValueError, "rate"),
+        (lambda: TokenBucket(rate=0), ValueError, "rate"),
+        (lambda: TokenBucket(rate=-1), ValueError, "rate"),
+        (lambda: TokenBucket(rate=math.nan), ValueError, "rate"),
+        (lambda: TokenBucket(rate=math.inf), ValueError, "rate"),
+        (lambda: TokenBucket(rate="1"), TypeError, "rate"),
+        (lambda: TokenBucket(1, burst=0), ValueError, "burst"),
+        (lambda: TokenBucket(1, burst=-3), ValueError, "burst"),
+        (lambda: TokenBucket(1, burst=2.5), TypeError, "burst"),
+        (lambda: TokenBucket.per_minute(0), ValueError, "requests"),
+        (lambda: TokenBucket.per_minute(-100), ValueError, "requests"),
+        (lambda: TokenBucket.per_minute(100, burst=0), ValueError, "burst"),
+        (lambda: TokenBucket.per_second(0), ValueError, "rate"),
     ],
 )
 def test_bad_rate_limit(build: Any, error: type[Exception], name: str) -> None:
@@ -440,7 +440,7 @@ def test_bad_rate_limit(build: Any, error: type[Exception], name: str) -> None:
 
 
 def test_rate_limit_per_minute_converts_to_seconds() -> None:
-    limit = RateLimit.per_minute(120, burst=7)
+    limit = TokenBucket.per_minute(120, burst=7)
 
     assert limit.rate == pytest.approx(2.0)
     assert limit.burst == 7

@@ -22,8 +22,8 @@ from meetergo_async import (
     MeetergoClient,
     MeetergoError,
     NotFoundError,
-    RateLimit,
     RetryPolicy,
+    TokenBucket,
     UpdateResult,
 )
 from meetergo_async.testing import DROPPED, FakeMeetergo
@@ -62,7 +62,7 @@ async def no_hang(what: str, seconds: float = HANG) -> AsyncIterator[None]:
 
 def paced_client(fake: FakeMeetergo, rate: float, **options: Any) -> MeetergoClient:
     """A client with a real pace (real clock and sleep): waits in its limiter are real."""
-    limit = RateLimit.per_second(rate, burst=1)
+    limit = TokenBucket.per_second(rate, burst=1)
     return MeetergoClient(
         fake.api_key, user_id=fake.user_id, base_url=fake.url, rate_limit=limit, **options
     )

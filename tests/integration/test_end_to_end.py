@@ -14,9 +14,9 @@ from meetergo_async import (
     MeetergoClient,
     NotFoundError,
     PermissionDeniedError,
-    RateLimit,
     RetryPolicy,
     ServerError,
+    TokenBucket,
     UpdateRequest,
 )
 from meetergo_async.testing import FakeMeetergo, FixedWindow
@@ -126,7 +126,7 @@ async def test_a_429_pauses_the_whole_client_until_retry_after(fake_time) -> Non
     async with FakeMeetergo(generate=20, rate_limit=None) as fake:
         fake.enqueue("PATCH", PATH + "conn-0000", status=429, headers={"Retry-After": "7"})
         async with client_for(
-            fake, rate_limit=RateLimit(1000, burst=1000), clock=fake_time.clock, sleep=sleep
+            fake, rate_limit=TokenBucket(1000, burst=1000), clock=fake_time.clock, sleep=sleep
         ) as client:
             update = CalendarConnectionUpdate(validate_availability=False)
             first = asyncio.create_task(client.update_calendar_connection("conn-0000", update))
@@ -142,7 +142,7 @@ async def test_a_429_pauses_the_whole_client_until_retry_after(fake_time) -> Non
 async def test_pacing_against_a_fixed_window_server_avoids_429s() -> None:
     window = FixedWindow(limit=30, window_seconds=1.0)
     fake = FakeMeetergo(generate=40, rate_limit=window)
-    async with fake, client_for(fake, rate_limit=RateLimit(1000, burst=100)) as client:
+    async with fake, client_for(fake, rate_limit=TokenBucket(1000, burst=100)) as client:
         results = await client.update_calendar_connections(
             (f"conn-{i:04d}", CalendarConnectionUpdate(validate_availability=False))
             for i in range(40)

@@ -17,12 +17,13 @@ from meetergo_async import (
     CalendarConnectionUpdate,
     MeetergoClient,
     NotFoundError,
-    RateLimit,
     RetryPolicy,
     ServerError,
+    TokenBucket,
     UpdateRequest,
 )
-from meetergo_async.testing import FakeMeetergo, TokenBucket
+from meetergo_async.testing import FakeMeetergo
+from meetergo_async.testing import TokenBucket as ServerBucket
 from tests.conftest import VirtualTime
 
 N = 120
@@ -118,12 +119,12 @@ async def test_a_gateway_throttling_with_503_paces_the_client() -> None:
     # A gateway's limiter at 20 requests a second, answering 503 as nginx does; the client
     # is told four times as much. Both read one virtual clock.
     time = VirtualTime()
-    bucket = TokenBucket.per_second(20, burst=5)
+    bucket = ServerBucket.per_second(20, burst=5)
     fake = FakeMeetergo(generate=N, rate_limit=bucket, rate_limit_status=503, clock=time.clock)
     async with fake:
         client = MeetergoClient(
             fake.api_key, user_id=fake.user_id, base_url=fake.url,
-            rate_limit=RateLimit.per_second(80, burst=5), clock=time.clock, sleep=time.sleep,
+            rate_limit=TokenBucket.per_second(80, burst=5), clock=time.clock, sleep=time.sleep,
         )  # fmt: skip
         async with client:
             results = await client.update_calendar_connections(items("t"))

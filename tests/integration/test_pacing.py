@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient, SlidingWindow, UpdateRequest
-from meetergo_async._window_log import RECOVERY_STEP
+from meetergo_async.pacing._lesson import RECOVERY_STEP
 from meetergo_async.testing import FakeMeetergo, NestThrottler
 
 LIMIT, TTL, N = 10, 60.0, 35

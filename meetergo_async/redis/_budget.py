@@ -1,17 +1,4 @@
-"""One rate budget per API key for every process and host, kept in Redis: ``RedisBudget``.
-
-Needs the ``redis`` extra (``pip install "meetergo-async[redis]"``)::
-
-    budget = RedisBudget("redis://127.0.0.1:6379/0", SlidingWindow(100, 60.0))
-    async with MeetergoClient(api_key=..., user_id=..., rate_limit=budget) as client:
-        ...
-
-Every client given a budget on the same Redis and the same API key paces against one
-sliding log kept there, the way meetergo counts: at most ``limit`` requests count in any
-``seconds``. One Lua script per call reserves slots and says how long to wait, on Redis's
-own clock, and applies what the process learned (answers, 429s, the server's limit), so
-a 429 seen by one client pauses them all. See ``docs/sharing.md``.
-"""
+"""``RedisBudget``: the rate budget of each API key, kept in Redis for every client of it."""
 
 from __future__ import annotations
 
@@ -23,19 +10,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ._config import DEFAULT_RATE_LIMIT, SlidingWindow
-from ._redis_limiter import RedisLimiter
-from ._redis_pump import Binding
-from ._redis_script import Keys, budget_keys
-from ._validate import check_count, check_instance, check_positive, check_text
-from .errors import ArgumentTypeError, ArgumentValueError, BudgetUnavailableError
+from .._validate import check_count, check_instance, check_positive, check_text
+from ..errors import ArgumentTypeError, ArgumentValueError
+from ..pacing import DEFAULT_RATE_LIMIT, SlidingWindow
+from ._binding import Binding
+from ._limiter import RedisLimiter
+from ._script import Keys, budget_keys
 
-__all__ = [
-    "DEFAULT_PREFIX",
-    "DEFAULT_REDIS_TIMEOUT",
-    "BudgetUnavailableError",
-    "RedisBudget",
-]
+__all__ = ["DEFAULT_PREFIX", "DEFAULT_REDIS_TIMEOUT", "RedisBudget"]
 
 DEFAULT_PREFIX: Final = "meetergo-async"
 """The start of every key a budget keeps in Redis."""

@@ -1,11 +1,11 @@
 """The limiter of one client on a shared budget: turns from Redis, news back to it.
 
 Each client given a ``RedisBudget`` has one ``RedisLimiter``, a ``Pacer``. A task's turn
-is a slot that the pump (``_redis_pump``) got from the budget's script: the task sleeps
+is a slot that the pump (``_pump``) got from the budget's script: the task sleeps
 the slot's wait and sends, unless a block began meanwhile (then it asks again). What an
 answer teaches (its status, ``Retry-After``, ``X-RateLimit-Limit``) is noted in the
-ledger (``_redis_ledger``) and goes to Redis with the pump's next call. While Redis does
-not answer, the turns come from the fallback (``_redis_fallback``), or calls fail.
+journal (``_journal``) and goes to Redis with the pump's next call. While Redis does
+not answer, the turns come from the fallback (``_fallback``), or calls fail.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from functools import partial
 
 import attrs
 
-from ._http import parse_throttlers, tightest_throttler
-from ._ratelimit import Ticket
-from ._redis_fallback import Fallback
-from ._redis_ledger import Ledger
-from ._redis_pump import Binding, Grant, Pump
-from ._redis_script import Update
-from ._window import _TOO_LONG, SlidingWindowLimiter
-from .errors import BudgetUnavailableError
+from .._http import parse_throttlers, tightest_throttler
+from ..errors import BudgetUnavailableError
+from ..pacing import Ticket
+from ..pacing._factory import sliding_window_limiter
+from ..pacing._protocol import TOO_LONG_TO_PAUSE
+from ._binding import Binding
+from ._fallback import Fallback
+from ._journal import Journal
+from ._pump import Grant, Pump
+from ._script import Update
 
 __all__ = ["RedisLimiter", "RedisTicket"]
 
@@ -67,11 +69,11 @@ class RedisLimiter:
     ) -> None:
         self._b, self._clock, self._sleep, self._max_pause = binding, clock, sleep, max_pause
         self._process = secrets.token_hex(8)
-        self._ledger = Ledger(binding.window.seconds, flight)
-        local = partial(SlidingWindowLimiter, clock=clock, sleep=sleep, max_pause=max_pause)
+        self._journal = Journal(binding.window.seconds, flight)
+        local = partial(sliding_window_limiter, clock=clock, sleep=sleep, max_pause=max_pause)
         self._fallback = Fallback(binding, local, clock)
         self._pump = Pump(
-            binding, self._ledger, self._fallback, process=self._process, flight=flight,
+            binding, self._journal, self._fallback, process=self._process, flight=flight,
             clock=clock, sleep=sleep,
         )  # fmt: skip
         self.rate_limited = 0
@@ -129,7 +131,7 @@ class RedisLimiter:
                 self._pump.give_back(grant.member)
                 return None
         now = self._clock()
-        self._ledger.start(grant.member, now)
+        self._journal.start(grant.member, now)
         probe = grant.stamp % 2 == 1
         return RedisTicket(grant.seq, now, probe=probe, member=grant.member, stamp=grant.stamp)
 
@@ -137,8 +139,14 @@ class RedisLimiter:
         self._pump.seq += 1
         seq = self._pump.seq
         member = f"{self._process}:{seq}"
-        self._ledger.start(member, inner.sent_at)
+        self._journal.start(member, inner.sent_at)
         return RedisTicket(seq, inner.sent_at, probe=inner.probe, member=member, inner=inner)
+
+    def paused(self) -> bool:
+        """Whether a 429 holds the budget's clients back: the last reply said so, or locally."""
+        if self._fallback.active:
+            return self._fallback.paused()
+        return self._pump.blocked
 
     def pause(self, seconds: float) -> None:
         """The retry layer's wait after a 429: the budget already knows of the 429."""
@@ -148,11 +156,11 @@ class RedisLimiter:
         if not isinstance(ticket, RedisTicket):
             return
         now = self._clock()
-        sent = self._ledger.end(ticket.member, now)
+        sent = self._journal.end(ticket.member, now)
         if ticket.inner is not None:
             self._fallback.on_attempt_done(ticket.inner)
         elif sent is not None:
-            self._ledger.report(Update("A", ticket.member, now, sent, stamp=ticket.stamp))
+            self._journal.report(Update("A", ticket.member, now, sent, stamp=ticket.stamp))
             self._pump.kick(urgent=ticket.probe)
 
     def on_response(
@@ -164,7 +172,7 @@ class RedisLimiter:
         if not isinstance(ticket, RedisTicket):
             return
         now = self._clock()
-        sent = self._ledger.end(ticket.member, now)
+        sent = self._journal.end(ticket.member, now)
         if ticket.inner is not None:
             self._fallback.on_response(ticket.inner, status, headers, retry_after)
             return
@@ -174,7 +182,7 @@ class RedisLimiter:
         told = _told(headers)
         if told > 0:  # known here now; to the others with the next call
             self._pump.limit = min(self._b.window.limit, told)
-        self._ledger.report(
+        self._journal.report(
             Update("A", ticket.member, now, sent, status, retry_ms, told, ticket.stamp)
         )
         others_wait = (status == 429 and retry_ms != -2) or ticket.probe or not self._pump.heard
@@ -184,7 +192,7 @@ class RedisLimiter:
         if status != 429 or retry_after is None:
             return -1
         if retry_after > self._max_pause:
-            log.warning(_TOO_LONG, retry_after, self._max_pause)
+            log.warning(TOO_LONG_TO_PAUSE, retry_after, self._max_pause)
             return -2
         return math.ceil(retry_after * 1000)
 

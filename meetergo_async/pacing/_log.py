@@ -1,35 +1,27 @@
-"""What the sliding-window limiter remembers: its own requests, and a limit taught by 429s.
+"""What the sliding-window policy remembers of its own requests: ``OwnLog``.
 
 ``OwnLog`` keeps this client's requests that the server may still count, with two bounds:
 a request counts on the server from its arrival for ``seconds``; the arrival is unknown but
 lies between when it was sent and when its answer came. So it may still count until
 ``seconds`` after its answer (the log's conservative expiry, used for pacing), and surely
 still counts while less than ``seconds`` have passed since it was sent (used for learning).
-
-``Lesson`` is the limit a server without rate-limit headers teaches through its 429s.
 """
 
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 from collections import deque
+from typing import Final
 
-__all__ = ["EXPIRY_MARGIN", "Hit", "Lesson", "OwnLog"]
+__all__ = ["COUNT_SLACK", "EXPIRY_MARGIN", "Hit", "OwnLog"]
 
-log = logging.getLogger(__name__)
-
-EXPIRY_MARGIN = 0.02
+EXPIRY_MARGIN: Final = 0.02
 """Seconds added to each expiry: the server's timers may fire a little late."""
-RECOVERY_STEP = 0.1
-"""How much of the configured limit a taught limit climbs back per ``RECOVERY_WINDOWS``."""
-RECOVERY_WINDOWS = 2
-"""Clean windows (no 429) before a taught limit climbs back a step."""
-FORGOTTEN_MEMORY = 2.0
+FORGOTTEN_MEMORY: Final = 2.0
 """Seconds the log remembers when the requests it forgot stopped counting (answers that
 arrive late still compare with what counted when they reached the server)."""
-COUNT_SLACK = 0.02
+COUNT_SLACK: Final = 0.02
 """Counts that differ by at most this part of the limit, plus one, are the same count."""
 
 
@@ -74,7 +66,8 @@ class OwnLog:
         """Note that request ``seq`` ended with ``status``; ``keep`` it in the log."""
         hit = self.in_flight.pop(seq, None)
         if hit is not None:
-            hit.ended, hit.status = now, status
+            hit.ended = now
+            hit.status = status
             self.ended += 1
             if keep:
                 self.keep(hit)
@@ -88,7 +81,9 @@ class OwnLog:
 
     def live(self, now: float) -> int:
         """Requests the server may still count (the conservative bound); forgets the rest."""
-        done, expiry, gone = self.done, self.seconds + EXPIRY_MARGIN, self._gone
+        done = self.done
+        gone = self._gone
+        expiry = self.seconds + EXPIRY_MARGIN
         while done and done[0].ended + expiry <= now:
             gone.append(done.popleft().ended + expiry)
         while gone and gone[0] <= now - FORGOTTEN_MEMORY:
@@ -129,54 +124,5 @@ class OwnLog:
         """The server started a fresh log with ``first``: forget everything before it."""
         self.done = deque([first])
         self._gone.clear()
-        self._accepted_sent, self._first = ([first.sent] if first.accepted else []), 0
-
-
-class Lesson:
-    """The limit that 429s taught, without headers; it climbs back unless confirmed.
-
-    The first 429 of a block teaches how many requests the server had accepted in the
-    window, unless more had been accepted in a window before (then a neighbour caused it).
-    A taught limit climbs back by ``RECOVERY_STEP`` of the configured one every
-    ``RECOVERY_WINDOWS`` clean windows; above the level once refused, requests go one at a
-    time; a second refusal at that level confirms the limit for good.
-    """
-
-    def __init__(self, configured: int, now: float) -> None:
-        self.configured = configured
-        self.limit: int | None = None
-        self.refused_at: int | None = None
-        self.confirmed = False
-        self._best = 0  # most requests surely accepted within one window, no 429 between
-        self._clean_since = now
-
-    def _same(self, a: int, b: int) -> bool:
-        return abs(a - b) <= COUNT_SLACK * self.configured + 1
-
-    def blocked(self, accepted: int, now: float, seconds: float) -> None:
-        """A block ended; ``accepted`` requests of this client were counted when it began."""
-        self._clean_since = now
-        if accepted == 0 or (accepted < self._best and not self._same(accepted, self._best)):
-            return  # none of ours, or more of ours once, were accepted: a neighbour's doing
-        refused = self.refused_at
-        self.confirmed = refused is not None and self._same(accepted + 1, refused)
-        self.limit = max(1, accepted)
-        self.refused_at = None if self.confirmed else accepted + 1
-        log.info("429 without rate-limit headers: pacing to %d per %gs", self.limit, seconds)
-
-    def quiet(self, surely_accepted: int, now: float, seconds: float) -> None:
-        """An accepted answer outside a block: remember the best window, climb back."""
-        self._best = max(self._best, surely_accepted)
-        refused = self.refused_at
-        if refused is not None and surely_accepted >= refused:
-            self.refused_at = None  # more were accepted than once refused: a neighbour's doing
-        if self.limit is None or self.confirmed:
-            return
-        if now - self._clean_since >= RECOVERY_WINDOWS * seconds:
-            step = max(1, math.ceil(RECOVERY_STEP * self.configured))
-            self.limit = None if self.limit + step >= self.configured else self.limit + step
-            self._clean_since = now
-
-    def forget(self) -> None:
-        """The server's headers tell the limit now."""
-        self.limit = self.refused_at = None
+        self._accepted_sent = [first.sent] if first.accepted else []
+        self._first = 0

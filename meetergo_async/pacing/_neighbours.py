@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from ._window_log import COUNT_SLACK, Hit, OwnLog
+from ._log import COUNT_SLACK, Hit, OwnLog
 
 __all__ = ["NEIGHBOUR_SHARE", "REFRESH", "Neighbours"]
 
@@ -104,7 +104,8 @@ class Neighbours:
         while peaks and peaks[-1][1] <= at_least:
             peaks.pop()
         peaks.append((now + seconds, at_least))
-        fewest, noise = self._fewest, COUNT_SLACK * server + 1
+        fewest = self._fewest
+        noise = COUNT_SLACK * server + 1
         if fewest is None and at_least > 0:  # new to us: sending or not, the next answers tell
             self._busy_until = now + REFRESH
             self._present_until = now + seconds

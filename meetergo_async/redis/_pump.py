@@ -1,12 +1,12 @@
 """A client's conversation with the shared budget in Redis: one call at a time, batched.
 
-Part of the shared budget's limiter (``_redis_limiter``). Tasks that want a turn queue
+Part of the shared budget's limiter (``_limiter``). Tasks that want a turn queue
 here; one task at a time (the *pump*) calls the budget's script with all the news of the
 client and asks for as many slots as tasks wait, so a request costs at most one round trip
 and usually less. Each granted slot comes with its wait, on Redis's clock. News that
 others wait for (urgent) goes at once; other news rides with the next call, or goes on its
 own after ``FLUSH_DELAY``. When Redis does not answer, the waiting tasks are handed to the
-fallback (``_redis_fallback``), or fail.
+fallback (``_fallback``), or fail.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import attrs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from ._config import SlidingWindow
-from ._redis_fallback import Fallback
-from ._redis_ledger import Ledger
-from ._redis_script import Keys, Reply, Update, arguments, parse_reply, source
-from .errors import BudgetUnavailableError
+from ..errors import BudgetUnavailableError
+from ._binding import Binding
+from ._fallback import Fallback
+from ._journal import Journal
+from ._script import Reply, Update, arguments, parse_reply, source
 
-__all__ = ["FLUSH_DELAY", "HEARTBEAT", "Binding", "Grant", "Pump"]
+__all__ = ["FLUSH_DELAY", "HEARTBEAT", "Grant", "Pump"]
 
 FLUSH_DELAY: Final = 0.1
 """Seconds news waits for a call that asks for a slot anyway, before going on its own."""
@@ -37,20 +37,6 @@ HEARTBEAT: Final = 1.0
 MAX_BATCH: Final = 64
 """Most slots asked for in one call."""
 _FAILURES = (RedisError, OSError, TimeoutError, ValueError)
-
-
-@attrs.frozen
-class Binding:
-    """What a budget gives each client's limiter: Redis, the keys, the rules."""
-
-    connect: Callable[[], tuple[Any, bool]]
-    """Returns the asyncio Redis client, and whether the limiter owns it (closes it)."""
-    keys: Keys
-    window: SlidingWindow
-    raise_when_down: bool
-    local_share: int | None
-    timeout: float
-    presence: float
 
 
 @attrs.frozen
@@ -66,14 +52,14 @@ class Grant:
 class Pump:
     """Asks Redis for the slots a client's tasks wait for, and tells it the client's news.
 
-    What the last reply said is kept: ``limit`` in force, ``blocks`` begun, ``heard``
-    (the budget has had an answer).
+    What the last reply said is kept: ``limit`` in force, ``blocks`` begun, ``blocked``
+    (a block, or a pause after a 429, is on), ``heard`` (the budget has had an answer).
     """
 
     def __init__(
         self,
         binding: Binding,
-        ledger: Ledger,
+        journal: Journal,
         fallback: Fallback,
         *,
         process: str,
@@ -81,7 +67,7 @@ class Pump:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
-        self._b, self._ledger, self._fallback = binding, ledger, fallback
+        self._b, self._journal, self._fallback = binding, journal, fallback
         self._process, self._flight, self._clock, self._sleep = process, flight, clock, sleep
         self.seq = 0
         self._waiting: deque[asyncio.Future[Grant | None]] = deque()
@@ -96,6 +82,7 @@ class Pump:
         self._hello_at = -math.inf
         self.limit = binding.window.limit
         self.blocks = 0
+        self.blocked = False
         self.heard = False
         self.round_trips = 0
         """How many calls to Redis answered."""
@@ -120,8 +107,8 @@ class Pump:
 
     def give_back(self, member: str) -> None:
         """A slot is not used: free it in the budget with the next call."""
-        self._ledger.in_flight.pop(member, None)
-        self._ledger.report(Update("R", member))
+        self._journal.in_flight.pop(member, None)
+        self._journal.report(Update("R", member))
         self.kick()
 
     def kick(self, *, urgent: bool = False, waiter: bool = False) -> None:
@@ -136,7 +123,7 @@ class Pump:
 
     async def _run(self) -> None:
         try:
-            while not self._closed and (self._waiting or self._ledger.pending):
+            while not self._closed and (self._waiting or self._journal.pending):
                 if not self._waiting and not self._urgent:
                     self._idle = True
                     await self._pause_for(FLUSH_DELAY)  # a waiter or urgent news wakes it
@@ -189,17 +176,17 @@ class Pump:
             now = self._clock()
             first = self.seq + 1
             self.seq += wanted
-            updates = self._ledger.take(now, full=self._full)
+            updates = self._journal.take(now, full=self._full)
             hello = 1 if now - self._hello_at >= HEARTBEAT else 0
             try:
                 reply = await self._run_script(wanted, first, updates, hello, now)
             except _FAILURES as exc:
-                self._ledger.give_back(updates)
+                self._journal.give_back(updates)
                 self._full = True
                 self._fallback.start(exc, self.limit)
                 return None
             except asyncio.CancelledError:  # the client closes: its farewell takes the news
-                self._ledger.give_back(updates)
+                self._journal.give_back(updates)
                 raise
             self._learn(reply, now if hello else None)
             if not reply.resync:
@@ -236,6 +223,7 @@ class Pump:
         if reply.generation != self._generation:
             self._generation, self.blocks = reply.generation, reply.blocks
         self.blocks = max(self.blocks, reply.blocks)
+        self.blocked = reply.stamp % 2 == 1
         self.limit, self.heard = reply.limit, reply.heard
         self._fallback.processes = max(1, reply.processes)
         if hello_at is not None:
@@ -273,7 +261,7 @@ class Pump:
             return
         if not self._fallback.active:
             now = self._clock()
-            updates = self._ledger.take(now, full=self._full)
+            updates = self._journal.take(now, full=self._full)
             with contextlib.suppress(*_FAILURES):
                 await self._run_script(0, self.seq + 1, updates, -1, now)
         if self._owned:

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from meetergo_async._redis_ledger import Ledger
-from meetergo_async._redis_script import (
+from meetergo_async.pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
+from meetergo_async.pacing._log import EXPIRY_MARGIN
+from meetergo_async.pacing._window import BLOCK_PROBE_FIRST as PROBE_FIRST
+from meetergo_async.redis._journal import Journal as Ledger
+from meetergo_async.redis._script import (
     POLL,
     Keys,
     Reply,
@@ -28,8 +31,6 @@ from meetergo_async._redis_script import (
     parse_reply,
     source,
 )
-from meetergo_async._window import PROBE_FIRST
-from meetergo_async._window_log import EXPIRY_MARGIN, RECOVERY_STEP, RECOVERY_WINDOWS
 
 API_KEY = "ak_live:2f1d6c1e-1111-4a4a-9c9c-000000000001:s3cr3t-test-key"
 OTHER_KEY = "ak_live:2f1d6c1e-2222-4a4a-9c9c-000000000002:other-secret"

@@ -1,7 +1,7 @@
 """The shared budget's Lua script, its keys, and the values that cross to Redis and back.
 
 Pure: no I/O and no import of redis, so every value here is tested without a server. The
-script itself (``_redis_budget.lua``) describes the protocol: its arguments, the state it
+script itself (``_budget.lua``) describes the protocol: its arguments, the state it
 keeps and its reply. Its constants come from the in-process limiter's modules, so both
 limiters pace by the same rules.
 """
@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Final, NamedTuple
 
-from ._window import PROBE_CAP, PROBE_FIRST, PROBE_GROWTH
-from ._window_log import COUNT_SLACK, EXPIRY_MARGIN, RECOVERY_STEP, RECOVERY_WINDOWS
+from ..pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
+from ..pacing._log import COUNT_SLACK, EXPIRY_MARGIN
+from ..pacing._window import BLOCK_PROBE_CAP, BLOCK_PROBE_FIRST, BLOCK_PROBE_GROWTH
 
 __all__ = ["POLL", "Keys", "Reply", "Update", "arguments", "budget_keys", "parse_reply", "source"]
 
@@ -28,13 +29,13 @@ _KEY_HASH_CHARS: Final = 32
 
 def source() -> str:
     """The script's text, with the pacing constants filled in."""
-    text = resources.files(__package__).joinpath("_redis_budget.lua").read_text("utf-8")
+    text = resources.files(__package__).joinpath("_budget.lua").read_text("utf-8")
     return string.Template(text).substitute(
         margin=_ms(EXPIRY_MARGIN),
         poll=_ms(POLL),
-        probe_first=_ms(PROBE_FIRST),
-        probe_growth=repr(PROBE_GROWTH),
-        probe_cap=repr(PROBE_CAP),
+        probe_first=_ms(BLOCK_PROBE_FIRST),
+        probe_growth=repr(BLOCK_PROBE_GROWTH),
+        probe_cap=repr(BLOCK_PROBE_CAP),
         recovery_step=repr(RECOVERY_STEP),
         recovery_windows=repr(RECOVERY_WINDOWS),
         count_slack=repr(COUNT_SLACK),

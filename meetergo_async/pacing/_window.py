@@ -7,51 +7,50 @@ never bets on one. Hand-written: the libraries that pace a sliding window (aioli
 pyrate-limiter, limits) count send times only; none knows in-flight requests, the server's
 ``Remaining``, a block, or probing it. Four rules decide when a request may go:
 
-1. **Its own log** (``_window_log.OwnLog``). A request counts from when it was sent until
+1. **Its own log** (``_log.OwnLog``). A request counts from when it was sent until
    ``seconds`` after its answer, so the log never falls short of what the server counts.
    At most ``limit`` count at once: the configured limit, or ``X-RateLimit-Limit`` when
-   lower, or without headers what 429s taught (``_window_log.Lesson``).
+   lower, or without headers what 429s taught (``_lesson.Lesson``).
 2. **Neighbours** (``_neighbours``). When ``X-RateLimit-Remaining`` shows the server
    counting more than this client can have sent, others use the key: the client leaves
    them their share. ``X-RateLimit-Reset`` is not a refill time on a sliding log; without a
    configured window its largest value is taken as the window.
 3. **A 429 pauses the client**: until ``Retry-After`` when sent; else probes go one at a
-   time with growing waits (``PROBE_FIRST``, times ``PROBE_GROWTH``, at most ``PROBE_CAP``
-   of a window), one of them when a block of a whole window would end. Probes into a
-   block never lower anything.
+   time with growing waits (``BLOCK_PROBE_FIRST``, times ``BLOCK_PROBE_GROWTH``, at most
+   ``BLOCK_PROBE_CAP`` of a window), one of them when a block of a whole window would end.
+   Probes into a block never lower anything.
 4. **The first answer after a block** started a fresh log on the server: the client
    forgets its own and resumes with the full budget.
+
+The policy takes ``now`` and does no I/O; the gate (``_gate``) does the waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Final
 
+from .._http import parse_throttlers, tightest_throttler
 from ._config import SlidingWindow
-from ._http import parse_throttlers, tightest_throttler
+from ._lesson import Lesson
+from ._log import Hit, OwnLog
 from ._neighbours import Neighbours
-from ._ratelimit import Signal, Ticket, wait_for_change
-from ._window_log import Hit, Lesson, OwnLog
+from ._protocol import TOO_LONG_TO_PAUSE, Ticket
 
-__all__ = ["SlidingWindowLimiter"]
+__all__ = ["SlidingWindowPolicy"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_SECONDS = 60.0
+DEFAULT_WINDOW_SECONDS: Final = 60.0
 """The window assumed when none is configured and no ``X-RateLimit-Reset`` came (meetergo's)."""
-PROBE_FIRST = 0.25
-"""Seconds from a 429 without ``Retry-After`` to the first probe."""
-PROBE_GROWTH = 4.0
+BLOCK_PROBE_FIRST: Final = 0.25
+"""Seconds from a 429 without ``Retry-After`` to the first probe of the block."""
+BLOCK_PROBE_GROWTH: Final = 4.0
 """Each refused probe multiplies the wait before the next one."""
-PROBE_CAP = 0.5
-"""Probes are never further apart than this part of a window."""
-_TOO_LONG = (
-    "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls fail with "
-    "RateLimitError instead of the whole client pausing"
-)
+BLOCK_PROBE_CAP: Final = 0.5
+"""Probes of a block are never further apart than this part of a window."""
 
 
 class _Block:
@@ -62,34 +61,30 @@ class _Block:
     def __init__(self, seen: int, accepted: int) -> None:
         self.seen = seen  # requests granted when the first refusal came back: later are probes
         self.accepted = accepted  # ours the server counted when it refused
-        self.backoff = PROBE_FIRST
+        self.backoff = BLOCK_PROBE_FIRST
         self.probe: int | None = None  # the probe in flight
 
 
-class SlidingWindowLimiter:
-    """Paces one client's requests under a sliding-window limit; see the module's rules.
+class SlidingWindowPolicy:
+    """When the requests of one client may go under a sliding-window limit (a ``Policy``).
+
+    See the module's rules.
 
     Args:
         window: the configured ``SlidingWindow``, or ``None`` for no limit of its own (the
             server's headers and 429s still apply).
-        clock: a monotonic clock in seconds.
-        sleep: an awaitable sleep.
+        now: the clock's time when the client is made.
         max_pause: the longest client-wide pause a ``Retry-After`` may start.
     """
 
     def __init__(
-        self,
-        window: SlidingWindow | None,
-        *,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-        max_pause: float = math.inf,
+        self, window: SlidingWindow | None, *, now: float, max_pause: float = math.inf
     ) -> None:
         self.window = window
-        self._clock, self._sleep, self._max_pause = clock, sleep, max_pause
+        self._max_pause = max_pause
         self._log = OwnLog(window.seconds if window else DEFAULT_WINDOW_SECONDS)
         self._limit: int | None = window.limit if window else None
-        self._lesson = Lesson(window.limit, clock()) if window else None
+        self._lesson = Lesson(window.limit, now) if window else None
         self._told = False  # X-RateLimit-Limit set the limit
         self._window_told = False  # X-RateLimit-Reset set the window
         self._logging = window is not None  # keep ended requests once a limit needs them
@@ -100,9 +95,7 @@ class SlidingWindowLimiter:
         self._block_ended = 0  # the request that ended the last block
         # Until the first answer, one request at a time (unpaced: no such care).
         self._heard = window is None
-        self._seq = self._queued = 0
-        self._lock = asyncio.Lock()
-        self._changed = Signal()
+        self._seq = 0
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
 
@@ -117,25 +110,12 @@ class SlidingWindowLimiter:
         limits = [n for n in (self._limit, taught) if n is not None]
         return min(limits) if limits else None
 
-    def try_acquire(self) -> Ticket | None:
-        """Take a turn at once if nobody is queued and the rules allow it; else ``None``."""
-        if self._queued:
-            return None
-        now = self._clock()
-        return self._grant(now) if self._wait(now) == 0.0 else None
+    def paused(self, now: float) -> bool:
+        """Whether a 429 holds the client back: paused, or probing a block."""
+        return now < self._pause_until or self._block is not None
 
-    async def acquire(self) -> Ticket:
-        """Wait for this client's turn; first come, first served; cancel-safe."""
-        self._queued += 1
-        try:
-            async with self._lock:
-                while (wait := self._wait(self._clock())) != 0.0:
-                    await wait_for_change(self._changed.event, self._sleep, wait)
-                return self._grant(self._clock())
-        finally:
-            self._queued -= 1
-
-    def _grant(self, now: float) -> Ticket:
+    def grant(self, now: float) -> Ticket:
+        """Let one request go now; during a block it is the probe."""
         self._seq += 1
         self._neighbours.reserve -= 1
         self._log.start(self._seq, now)
@@ -144,7 +124,7 @@ class SlidingWindowLimiter:
             return Ticket(self._seq, now, probe=True)
         return Ticket(self._seq, now)
 
-    def _wait(self, now: float) -> float | None:
+    def wait(self, now: float) -> float | None:
         """0.0 to send now, else seconds to wait, or ``None`` to wait for an answer."""
         if now < self._pause_until:
             return self._pause_until - now
@@ -185,34 +165,37 @@ class SlidingWindowLimiter:
             cap = quota if cap is None else min(cap, quota)
         return cap
 
-    def pause(self, seconds: float) -> None:
-        """The retry layer's wait after a 429: ``on_response`` has already paused the client."""
+    def pause(self, seconds: float, now: float) -> None:
+        """The retry layer's wait after a 429: ``answered`` has already paused the client."""
 
-    def on_attempt_done(self, ticket: Ticket | None = None) -> None:
+    def ended(self, ticket: Ticket | None, now: float) -> bool:
         """Note that an attempt ended without an answer (failed or cancelled)."""
-        if ticket is not None and self._end(ticket, 0) is not None and self._queued:
-            self._changed.notify()
+        return ticket is not None and self._end(ticket, 0, now) is not None
 
-    def on_response(
-        self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
-    ) -> None:
+    def answered(
+        self,
+        ticket: Ticket,
+        status: int,
+        headers: Mapping[str, str],
+        retry_after: float | None,
+        now: float,
+    ) -> bool:
         """Learn from one answer: the server's count, a block, its end."""
-        hit = self._end(ticket, status)
+        hit = self._end(ticket, status, now)
         if hit is None:
-            return
+            return False
         self._heard = True
         if status == 429:
             self._logging = True
             self._refused(hit, retry_after, hit.ended)
         else:
             self._answered(hit, headers, hit.ended)
-        if self._queued:  # a turn may have come for those waiting; nobody else listens
-            self._changed.notify()
+        return True
 
-    def _end(self, ticket: Ticket, status: int) -> Hit | None:
+    def _end(self, ticket: Ticket, status: int, now: float) -> Hit | None:
         if self._block is not None and self._block.probe == ticket.seq:
             self._block.probe = None
-        return self._log.end(ticket.seq, status, self._clock(), keep=self._logging)
+        return self._log.end(ticket.seq, status, now, keep=self._logging)
 
     def _answered(self, hit: Hit, headers: Mapping[str, str], now: float) -> None:
         block = self._block
@@ -236,7 +219,8 @@ class SlidingWindowLimiter:
 
     def _learn_window(self, reset: float) -> None:
         if not self._window_told or reset > self._log.seconds:
-            self._log.seconds, self._window_told = max(reset, 1.0), True
+            self._log.seconds = max(reset, 1.0)
+            self._window_told = True
 
     def _observe(self, hit: Hit, told: int | None, remaining: int, now: float) -> None:
         """Rule 2: what the server says it counts, against what this client can have sent."""
@@ -257,7 +241,7 @@ class SlidingWindowLimiter:
         if hit.seq <= self._block_ended or (block is not None and hit.seq <= block.seen):
             return  # sent before the last block ended, or before this one was known
         if retry_after is not None and retry_after > self._max_pause:
-            log.warning(_TOO_LONG, retry_after, self._max_pause)
+            log.warning(TOO_LONG_TO_PAUSE, retry_after, self._max_pause)
             return
         if block is None:
             block = self._block = _Block(self._seq, self._log.surely_accepted(now))
@@ -266,7 +250,9 @@ class SlidingWindowLimiter:
             until = now + retry_after  # whole seconds rounded up, from the answer: not early
         else:
             until = now + block.backoff
-            block.backoff = min(PROBE_GROWTH * block.backoff, PROBE_CAP * self._log.seconds)
+            block.backoff = min(
+                BLOCK_PROBE_GROWTH * block.backoff, BLOCK_PROBE_CAP * self._log.seconds
+            )
             expected_end = self._refused_at + self._log.seconds  # a block of one window
             if now < expected_end:
                 until = min(until, expected_end)

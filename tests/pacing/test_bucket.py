@@ -6,27 +6,28 @@ import asyncio
 
 import pytest
 
-from meetergo_async import RateLimit
-from meetergo_async._bucket import (
+from meetergo_async import TokenBucket
+from meetergo_async.pacing import Ticket
+from meetergo_async.pacing._bucket import (
     BURST_CUT_FACTOR,
     ESTIMATE_MARGIN,
     RECOVERY_HOLD_SECONDS,
     RECOVERY_PER_SECOND,
-    Limiter,
 )
-from meetergo_async._ratelimit import Ticket
+from meetergo_async.pacing._factory import token_bucket_limiter as Limiter
+from meetergo_async.pacing._gate import Gate
 from tests.conftest import FakeTime
 
 
-def limiter(fake_time: FakeTime, rate: float | None = 10.0, burst: int = 1) -> Limiter:
-    limit = RateLimit(rate, burst) if rate is not None else None
+def limiter(fake_time: FakeTime, rate: float | None = 10.0, burst: int = 1) -> Gate:
+    limit = TokenBucket(rate, burst) if rate is not None else None
     lim = Limiter(limit, clock=fake_time.clock, sleep=fake_time.sleep)
     lim.on_attempt_done()  # as if a first answer had come: the bucket refills from now
     return lim
 
 
 async def test_the_bucket_refills_only_after_the_first_answer(fake_time) -> None:
-    lim = Limiter(RateLimit(10.0, 2), clock=fake_time.clock, sleep=fake_time.sleep)
+    lim = Limiter(TokenBucket(10.0, 2), clock=fake_time.clock, sleep=fake_time.sleep)
     first = await lim.acquire()
     await lim.acquire()
     fake_time.now += 5.0  # the first request is still on its way: no refill yet
@@ -242,7 +243,7 @@ async def test_a_cancelled_waiter_gives_its_place_back(fake_time) -> None:
         await gate.wait()
         fake_time.now += seconds
 
-    lim = Limiter(RateLimit(1.0, 1), clock=fake_time.clock, sleep=gated_sleep)
+    lim = Limiter(TokenBucket(1.0, 1), clock=fake_time.clock, sleep=gated_sleep)
     lim.on_attempt_done()
     await lim.acquire()
     first = asyncio.create_task(lim.acquire())
@@ -270,7 +271,7 @@ async def test_waiters_are_served_first_come_first_served(fake_time) -> None:
 
 
 async def test_a_pause_longer_than_the_cap_is_not_applied(fake_time, caplog) -> None:
-    lim = Limiter(RateLimit(10.0, 5), clock=fake_time.clock, sleep=fake_time.sleep, max_pause=60)
+    lim = Limiter(TokenBucket(10.0, 5), clock=fake_time.clock, sleep=fake_time.sleep, max_pause=60)
     lim.on_attempt_done()
     ticket = await lim.acquire()
     lim.on_response(ticket, 429, {}, retry_after=3600.0)

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from ._redis_script import Update
-from ._window_log import EXPIRY_MARGIN
+from ..pacing._log import EXPIRY_MARGIN
+from ._script import Update
 
-__all__ = ["Ledger"]
+__all__ = ["Journal"]
 
 
-class Ledger:
+class Journal:
     """One process's history and news about its requests (times on the process's clock)."""
 
     def __init__(self, window: float, flight: float) -> None:

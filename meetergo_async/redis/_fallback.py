@@ -1,9 +1,9 @@
 """While Redis does not answer: a client paces itself on its share of the limit, or fails.
 
-Part of the shared budget's limiter (``_redis_limiter``). The first failure of an outage
+Part of the shared budget's limiter (``_limiter``). The first failure of an outage
 logs one warning; from then on the client asks Redis again every ``RETRY_SECONDS`` (each
 try bounded by the budget's ``timeout``) and returns to the shared budget when it answers.
-Meanwhile, with ``on_unavailable="local"``, an in-process ``SlidingWindowLimiter`` paces it
+Meanwhile, with ``on_unavailable="local"``, an in-process sliding-window limiter paces it
 at the limit divided by ``local_share`` (by default the number of clients seen on the
 budget recently), so N processes on their own do not send N times the budget.
 """
@@ -13,14 +13,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from ._config import SlidingWindow
-from ._ratelimit import Ticket
-from ._window import SlidingWindowLimiter
-
-if TYPE_CHECKING:
-    from ._redis_pump import Binding
+from ..pacing import Pacer, SlidingWindow, Ticket
+from ._binding import Binding
 
 __all__ = ["RETRY_SECONDS", "Fallback"]
 
@@ -39,7 +35,7 @@ class Fallback:
     def __init__(
         self,
         binding: Binding,
-        local: Callable[[SlidingWindow], SlidingWindowLimiter],
+        local: Callable[[SlidingWindow], Pacer],
         clock: Callable[[], float],
     ) -> None:
         self._b, self._local, self._clock = binding, local, clock
@@ -48,7 +44,8 @@ class Fallback:
         self.reason = ""
         self.processes = 1
         """Clients seen on the budget recently, as Redis last said."""
-        self._limiter: SlidingWindowLimiter | None = None
+        self._limiter: Pacer | None = None
+        self._window: SlidingWindow | None = None
 
     def start(self, exc: BaseException, limit: int) -> None:
         """Redis did not answer: pace locally (or fail) until ``retry_at``, then try again."""
@@ -64,8 +61,9 @@ class Fallback:
         share = self._b.local_share or self.processes
         own = max(1, limit // share)
         window = SlidingWindow(own, self._seconds)
-        if self._limiter is None or self._limiter.window != window:
+        if self._limiter is None or self._window != window:
             self._limiter = self._local(window)
+            self._window = window
         log.warning(
             "%s: this client paces itself at %d requests per %gs (1/%d of %d) until it does",
             self.reason, own, self._seconds, share, limit,
@@ -84,6 +82,10 @@ class Fallback:
     def rate(self) -> float | None:
         """The local limiter's pace."""
         return None if self._limiter is None else self._limiter.rate
+
+    def paused(self) -> bool:
+        """Whether the local limiter holds the client back after a 429."""
+        return self._limiter is not None and self._limiter.paused()
 
     def try_acquire(self) -> Ticket | None:
         """A local turn at once, or ``None``."""

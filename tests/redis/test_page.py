@@ -20,7 +20,7 @@ def test_the_page_quotes_the_defaults_and_constants() -> None:
     assert float(arguments["timeout"]) == DEFAULT_REDIS_TIMEOUT == defaults["timeout"].default
     assert arguments["on_unavailable"] == f'"{defaults["on_unavailable"].default}"'
     assert arguments["local_share"] == "None"
-    constants = re.findall(r"^\| `(\w+)` \| `(_\w+)` \| ([\d.]+) s \|", text, re.MULTILINE)
+    constants = re.findall(r"^\| `(\w+)` \| `(\w*\.?_\w+)` \| ([\d.]+) s \|", text, re.MULTILINE)
     assert len(constants) == 5
     for name, module, value in constants:
         assert getattr(importlib.import_module(f"meetergo_async.{module}"), name) == float(value)

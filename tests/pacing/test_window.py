@@ -8,10 +8,14 @@ import logging
 import pytest
 
 from meetergo_async import SlidingWindow
-from meetergo_async._neighbours import NEIGHBOUR_SHARE, REFRESH
-from meetergo_async._ratelimit import Ticket
-from meetergo_async._window import PROBE_FIRST, PROBE_GROWTH, SlidingWindowLimiter
-from meetergo_async._window_log import EXPIRY_MARGIN, RECOVERY_STEP, RECOVERY_WINDOWS
+from meetergo_async.pacing import Ticket
+from meetergo_async.pacing._factory import sliding_window_limiter as SlidingWindowLimiter
+from meetergo_async.pacing._gate import Gate
+from meetergo_async.pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
+from meetergo_async.pacing._log import EXPIRY_MARGIN
+from meetergo_async.pacing._neighbours import NEIGHBOUR_SHARE, REFRESH
+from meetergo_async.pacing._window import BLOCK_PROBE_FIRST as PROBE_FIRST
+from meetergo_async.pacing._window import BLOCK_PROBE_GROWTH as PROBE_GROWTH
 from tests.conftest import FakeTime
 
 
@@ -37,7 +41,7 @@ def headers(remaining: int, limit: int | None = None, reset: int = 5, suffix: st
     return found
 
 
-async def answer(lim: SlidingWindowLimiter, ticket: Ticket, status: int = 200, **kw) -> None:
+async def answer(lim: Gate, ticket: Ticket, status: int = 200, **kw) -> None:
     lim.on_response(ticket, status, kw.pop("headers", {}), kw.pop("retry_after", None))
 
 
@@ -283,7 +287,7 @@ async def test_a_retry_after_beyond_max_pause_does_not_freeze_the_client(fake_ti
 # -- learning from 429s without headers ---------------------------------------------------
 
 
-async def refuse_after(lim: SlidingWindowLimiter, fake_time: FakeTime, accepted: int) -> None:
+async def refuse_after(lim: Gate, fake_time: FakeTime, accepted: int) -> None:
     """The server accepts ``accepted`` requests, then refuses; the block ends a window later."""
     for _ in range(accepted):
         await answer(lim, await lim.acquire())

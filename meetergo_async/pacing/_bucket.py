@@ -1,8 +1,8 @@
-"""Pacing under a token bucket (``RateLimit``), for servers that limit that way.
+"""Pacing under a token bucket (``TokenBucket``), for servers that limit that way.
 
 Three rules decide when the next request may be sent, and the latest of them wins:
 
-1. **Token bucket.** ``RateLimit(rate, burst)``: tokens refill continuously at ``rate`` a
+1. **Token bucket.** ``TokenBucket(rate, burst)``: tokens refill continuously at ``rate`` a
    second up to ``burst``; each attempt, retries included, takes one.
 2. **Pause after a 429.** The whole client stops until the server's ``Retry-After`` (or the
    retrying call's backoff wait) has passed. The saved burst is dropped and no tokens
@@ -34,25 +34,24 @@ bucket starts full but only begins to refill at the first answer (or failed atte
 otherwise a client configured with exactly the server's limit would run a little ahead
 of it and draw a 429.
 
-Every number is a named constant below; the clock and the sleep are injectable.
+Every number is a named constant below. The policy takes ``now`` and does no I/O; the gate
+(``_gate``) does the waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 import attrs
 
-from ._config import RateLimit
-from ._http import parse_rate_limit
-from ._ratelimit import Ticket
+from .._http import parse_rate_limit
+from ._config import TokenBucket
+from ._protocol import TOO_LONG_TO_PAUSE, Ticket
 
-__all__ = ["Limiter"]
+__all__ = ["TokenBucketPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -74,31 +73,22 @@ class _Window:
     end: float
 
 
-class Limiter:
-    """Paces the requests of one client; shared by all of its tasks.
+class TokenBucketPolicy:
+    """When the requests of one client may go under a token bucket (a ``Policy``).
 
     Args:
-        limit: the configured ``RateLimit``, or ``None`` to turn proactive pacing off (the
+        limit: the configured ``TokenBucket``, or ``None`` to turn proactive pacing off (the
             pause after a 429 and the server's own count still apply).
-        clock: a monotonic clock in seconds.
-        sleep: an awaitable sleep.
+        now: the clock's time when the client is made.
         max_pause: the longest client-wide pause a 429 may start (the client passes its
             retry policy's ``max_retry_after``).
     """
 
     def __init__(
-        self,
-        limit: RateLimit | None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        max_pause: float = math.inf,
+        self, limit: TokenBucket | None, *, now: float, max_pause: float = math.inf
     ) -> None:
         self.limit = limit
         self._max_pause = max_pause
-        self._clock = clock
-        self._sleep = sleep
-        now = clock()
         self._rate = limit.rate if limit else math.inf
         self._tokens = float(limit.burst) if limit else 0.0
         self._refilled_at = now
@@ -114,8 +104,6 @@ class Limiter:
         self._window: _Window | None = None
         self._window_floor = -math.inf
         self._seq = 0
-        self._lock = asyncio.Lock()
-        self._queued = 0  # tasks inside ``acquire``; the lock-free path must not overtake them
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
 
@@ -124,45 +112,30 @@ class Limiter:
         """The rate in force now (requests a second), ``None`` when pacing is off."""
         return self._rate if self.limit else None
 
-    def try_acquire(self) -> Ticket | None:
-        """Take a turn at once if nobody is queued and nothing bids to wait; else ``None``."""
-        if self._queued:
-            return None
-        now = self._clock()
+    def wait(self, now: float) -> float:
+        """Seconds until the next request may go (``0.0``: now)."""
         if self.limit is None and self._window is None and now >= self._pause_until:
-            return self._grant(now)  # unpaced, no server window, not paused: nothing to weigh
-        return self._grant(now) if self._wait_time(now) <= 0 else None
-
-    async def acquire(self) -> Ticket:
-        """Wait for this client's turn; first come, first served; cancel-safe."""
-        self._queued += 1
-        try:
-            async with self._lock:
-                while (wait := self._wait_time(self._clock())) > 0:
-                    await self._sleep(wait)
-                return self._grant(self._clock())
-        finally:
-            self._queued -= 1
-
-    def _grant(self, now: float) -> Ticket:
-        if self.limit:
-            self._tokens -= 1.0
-        self._seq += 1
-        return Ticket(self._seq, now)
-
-    def _wait_time(self, now: float) -> float:
+            return 0.0  # unpaced, no server window, not paused: nothing to weigh
         self._refill(now)
         wait = self._pause_until - now
         window = self._window
         if window is not None:
             if now >= window.end:
-                self._window, self._window_floor = None, window.end
+                self._window = None
+                self._window_floor = window.end
             elif self._seq - window.seq >= window.remaining:
                 self._epoch_seq = self._seq  # 429s for requests in flight are expected
                 wait = max(wait, window.end - now)
         if self.limit and self._tokens < 1.0 - _EPSILON:
             wait = max(wait, (1.0 - self._tokens) / self._rate)
         return wait if wait > _EPSILON else 0.0
+
+    def grant(self, now: float) -> Ticket:
+        """Let one request go: it takes a token."""
+        if self.limit:
+            self._tokens -= 1.0
+        self._seq += 1
+        return Ticket(self._seq, now)
 
     def _refill(self, now: float) -> None:
         if not self.limit:
@@ -179,7 +152,7 @@ class Limiter:
             self._rate = min(self.limit.rate, self._rate + step)
         self._recovered_at = now
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, now: float) -> None:
         """Send nothing for ``seconds`` from now (extends, never shortens, a pause).
 
         A pause longer than ``max_pause`` is not applied: a server asking for such a wait
@@ -187,13 +160,9 @@ class Limiter:
         and fails fast with ``RateLimitError`` (its ``retry_after`` says how long).
         """
         if seconds > self._max_pause:
-            log.warning(
-                "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls "
-                "fail with RateLimitError instead of the whole client pausing", seconds,
-                self._max_pause,
-            )  # fmt: skip
+            log.warning(TOO_LONG_TO_PAUSE, seconds, self._max_pause)
             return
-        until = self._clock() + max(0.0, seconds)
+        until = now + max(0.0, seconds)
         if until > self._pause_until:
             self._pause_until = until
             # The saved burst is dropped and nothing piles up while paused: one request may
@@ -201,27 +170,39 @@ class Limiter:
             self._tokens = min(self._tokens, 1.0)
             self._refilled_at = max(self._refilled_at, until)
 
-    def on_response(
-        self, ticket: Ticket, status: int, headers: Mapping[str, str], retry_after: float | None
-    ) -> None:
+    def paused(self, now: float) -> bool:
+        """Whether a 429 holds the client back now."""
+        return now < self._pause_until
+
+    def answered(
+        self,
+        ticket: Ticket,
+        status: int,
+        headers: Mapping[str, str],
+        retry_after: float | None,
+        now: float,
+    ) -> bool:
         """Learn from one answer: count successes, pause and adapt on 429, read the headers."""
-        self.on_attempt_done()
+        self.ended(None, now)
         if status == 429:
             self.rate_limited += 1
-            self.pause(retry_after if retry_after is not None else self._interval())
+            self.pause(retry_after if retry_after is not None else self._interval(), now)
             if ticket.seq > self._epoch_seq:
-                self._lower_rate(self._clock())
+                self._lower_rate(now)
         elif status < 400:
             self._span_successes += 1
         counts = parse_rate_limit(headers)
         if counts is not None and ticket.sent_at >= self._window_floor:
-            self._observe_window(ticket, *counts, self._clock())
+            self._observe_window(ticket, *counts, now)
+        return True
 
-    def on_attempt_done(self, ticket: Ticket | None = None) -> None:
+    def ended(self, ticket: Ticket | None, now: float) -> bool:
         """Note that an attempt ended (answered or not): the bucket may start refilling."""
-        if not self._refill_started:
-            self._refill_started = True
-            self._refilled_at = max(self._refilled_at, self._clock())
+        if self._refill_started:
+            return False
+        self._refill_started = True
+        self._refilled_at = max(self._refilled_at, now)
+        return True
 
     def _interval(self) -> float:
         return 1.0 / self._rate if self.limit else 0.0
@@ -233,11 +214,15 @@ class Limiter:
                 new = min(self._rate, self._span_successes / span) * ESTIMATE_MARGIN
             else:
                 new = self._rate * BURST_CUT_FACTOR
-            old, self._rate = self._rate, max(self.limit.rate * MIN_RATE_FRACTION, new)
+            old = self._rate
+            self._rate = max(self.limit.rate * MIN_RATE_FRACTION, new)
             log.debug(
                 "429: pacing lowered from %.3g to %.3g requests/s (%d ok in %.2fs before it)",
-                old, self._rate, self._span_successes, span,
-            )  # fmt: skip
+                old,
+                self._rate,
+                self._span_successes,
+                span,
+            )
         self._epoch_seq = self._seq
         self._adjusted_at = now
         self._span_start = max(now, self._pause_until)
@@ -251,4 +236,5 @@ class Limiter:
             return
         window.end = min(window.end, end)
         if ticket.seq > window.seq:
-            window.seq, window.remaining = ticket.seq, remaining
+            window.seq = ticket.seq
+            window.remaining = remaining

@@ -24,9 +24,9 @@ from meetergo_async import (
     SlidingWindow,
     UpdateRequest,
 )
-from meetergo_async._redis_fallback import RETRY_SECONDS
-from meetergo_async._redis_script import source
 from meetergo_async.redis import RedisBudget
+from meetergo_async.redis._fallback import RETRY_SECONDS
+from meetergo_async.redis._script import source
 from meetergo_async.testing import FakeMeetergo, NestThrottler
 
 from ._server import RedisServer, until
