@@ -20,8 +20,7 @@ from ._config import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
 )
-from ._events import AttemptEvent, WaitEvent
-from ._retry import RetryEvent
+from ._events import AttemptEvent, Event, OnEvent, OnRetry, RetryEvent, WaitEvent, WaitReason
 from ._serde import to_dict, update_from_dict
 from ._unset import UNSET, Unset
 from ._version import __version__
@@ -70,9 +69,12 @@ __all__ = [
     "CalendarConnectionUpdate",
     "ClientStats",
     "ConflictError",
+    "Event",
     "MeetergoClient",
     "MeetergoError",
     "NotFoundError",
+    "OnEvent",
+    "OnRetry",
     "PermissionDeniedError",
     "PlanLimitError",
     "RateLimitError",
@@ -86,6 +88,7 @@ __all__ = [
     "UpdateRequest",
     "UpdateResult",
     "WaitEvent",
+    "WaitReason",
     "__version__",
     "to_dict",
     "update_from_dict",

@@ -19,9 +19,10 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
-from ._events import UNOBSERVED, Observer
+from ._emitter import UNOBSERVED, Observer
+from ._events import OnRetry
 from ._health import Health, is_service_failure
-from ._retry import Clock, OnRetry, Operation, RetryContext, Sleep, retry_after_failure
+from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
 from ._transport import Answer, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
@@ -60,6 +61,8 @@ class Call:
     timeout: float
     policy: RetryPolicy
     parse: Callable[[object], Any]
+    user: str | None = None
+    """The acting user (the ``x-meetergo-api-user-id`` it sends), or ``None``."""
     first_sent_at: float | None = None
     attempts: int = 0
     probes: int = 0  # attempts that only found a client-wide pause or outage going on
@@ -193,7 +196,10 @@ class Caller:
             except MeetergoError as failure:
                 raise call.failed(failure, self._clock()) from failure.__cause__
             finally:
-                self._observer.attempted(call, ticket, answer)
+                status = None if answer is None else answer.status
+                self._observer.attempted(
+                    call.operation, call.user, call.attempts, ticket.sent_at, status
+                )
                 if answer is None:  # failed or cancelled: it may have reached the server
                     self._limiter.on_attempt_done(ticket)
         return ticket, answer

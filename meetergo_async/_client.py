@@ -25,9 +25,10 @@ from ._config import (
     RetryPolicy,
     resolve_settings,
 )
-from ._events import UNOBSERVED, OnEvent, instrument
+from ._emitter import UNOBSERVED, instrument
+from ._events import OnEvent, OnRetry
 from ._lifecycle import Lifecycle, State
-from ._retry import OnRetry, Operation
+from ._retry import Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from ._transport import Transport
 from ._validate import check_count, check_text
@@ -126,9 +127,7 @@ class MeetergoClient:
             rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
             api_key=settings.api_key, attempt_timeout=settings.timeout,
         )  # fmt: skip
-        user = settings.user_id
-        self._emitter, paced, retry_sleep = instrument(on_event, limiter, sleep, default_user=user,
-                                                       clock=clock)  # fmt: skip
+        self._emitter, paced, retry_sleep = instrument(on_event, limiter, sleep, clock=clock)
         self._caller = Caller(
             self._transport, paced, max_concurrency=max_concurrency, timeout=settings.timeout,
             secrets=_answers.secret_parts(settings.api_key), clock=clock, sleep=sleep,
@@ -294,7 +293,7 @@ class MeetergoClient:
         call = Call(
             operation, path, self._transport.url(path, owner_user_id),
             self._transport.headers(user, has_body=body is not None), body,
-            settings.attempt_timeout(timeout), policy, parse,
+            settings.attempt_timeout(timeout), policy, parse, user,
         )  # fmt: skip
         self._life.enter()
         return self._caller.call(call)

@@ -19,7 +19,7 @@ from .pacing import Pacer
 from .pacing._factory import close_limiter
 
 if TYPE_CHECKING:
-    from ._events import Emitter
+    from ._emitter import Emitter
     from ._transport import Transport
 
 __all__ = ["Lifecycle", "State"]

@@ -24,6 +24,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ._config import RetryPolicy
+from ._events import OnRetry, RetryEvent
 from ._http import TRANSIENT_STATUSES
 from .errors import (
     APIConnectionError,
@@ -33,7 +34,7 @@ from .errors import (
     RateLimitError,
 )
 
-__all__ = ["Operation", "RetryContext", "RetryEvent", "retry_after_failure"]
+__all__ = ["Operation", "RetryContext", "retry_after_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -66,28 +67,6 @@ class Operation:
         if isinstance(error, APIConnectionError):
             return True
         return isinstance(error, APIStatusError) and error.status in TRANSIENT_STATUSES
-
-
-@attrs.frozen
-class RetryEvent:
-    """What ``on_retry`` receives before each wait.
-
-    Attributes:
-        method: the HTTP method.
-        path: the request path (no host, no credential).
-        attempt: the number of the attempt that failed, starting at 1.
-        wait: seconds the client is about to wait.
-        error: the error of that attempt.
-    """
-
-    method: str
-    path: str
-    attempt: int
-    wait: float
-    error: MeetergoError
-
-
-OnRetry: TypeAlias = Callable[[RetryEvent], Awaitable[None] | None]
 
 
 class _wait_server_hint(wait_base):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+import attrs
+
 from .._wait import Signal, wait_for_change
 from ._protocol import Policy, Ticket
 
@@ -63,9 +65,12 @@ class Gate:
         self._queued += 1
         try:
             async with self._lock:
-                while (wait := self.policy.wait(self._clock())) != 0.0:
+                held = False
+                while (wait := self.policy.wait(now := self._clock())) != 0.0:
+                    held = held or self.policy.paused(now)
                     await wait_for_change(self._changed.event, self._sleep, wait)
-                return self.policy.grant(self._clock())
+                ticket = self.policy.grant(self._clock())
+                return attrs.evolve(ticket, held=True) if held else ticket
         finally:
             self._queued -= 1
 

@@ -29,12 +29,13 @@ class Ticket:
     """Proof that a request was let through: its sequence number and when it was sent.
 
     ``probe``: it tests whether a client-wide pause is over; its refusal is the pause going
-    on, not news about the rate.
+    on, not news about the rate. ``held``: it waited while a client-wide pause was on.
     """
 
     seq: int
     sent_at: float
     probe: bool = False
+    held: bool = False
 
 
 class Pacer(Protocol):

@@ -107,19 +107,22 @@ class RedisLimiter:
         Raises:
             BudgetUnavailableError: Redis did not answer and the budget is set to raise.
         """
+        held = self._pump.blocked
         while True:
             if self._down():
                 if self._b.raise_when_down:
                     raise BudgetUnavailableError(self._fallback.reason)
                 return self._local_ticket(await self._fallback.acquire())
+            replies = self._pump.blocked_replies
             grant = await self._pump.ask()
+            held = held or self._pump.blocked_replies > replies
             if grant is None:
                 continue  # Redis did not answer: the fallback's turn
-            ticket = await self._use(grant)
+            ticket = await self._use(grant, held)
             if ticket is not None:
                 return ticket
 
-    async def _use(self, grant: Grant) -> Ticket | None:
+    async def _use(self, grant: Grant, held: bool) -> Ticket | None:
         """Wait for the granted slot; ``None`` if a block began meanwhile (ask again)."""
         if grant.wait > 0:
             try:
@@ -133,7 +136,9 @@ class RedisLimiter:
         now = self._clock()
         self._journal.start(grant.member, now)
         probe = grant.stamp % 2 == 1
-        return RedisTicket(grant.seq, now, probe=probe, member=grant.member, stamp=grant.stamp)
+        return RedisTicket(
+            grant.seq, now, probe=probe, held=held, member=grant.member, stamp=grant.stamp
+        )
 
     def _local_ticket(self, inner: Ticket) -> RedisTicket:
         self._pump.seq += 1
@@ -185,8 +190,10 @@ class RedisLimiter:
         self._journal.report(
             Update("A", ticket.member, now, sent, status, retry_ms, told, ticket.stamp)
         )
-        others_wait = (status == 429 and retry_ms != -2) or ticket.probe or not self._pump.heard
-        self._pump.kick(urgent=others_wait)
+        refused = status == 429 and retry_ms != -2
+        if refused:
+            self._pump.blocked = True  # the budget's next reply will say so too
+        self._pump.kick(urgent=refused or ticket.probe or not self._pump.heard)
 
     def _retry_ms(self, status: int, retry_after: float | None) -> int:
         if status != 429 or retry_after is None:

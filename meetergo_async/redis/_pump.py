@@ -83,6 +83,8 @@ class Pump:
         self.limit = binding.window.limit
         self.blocks = 0
         self.blocked = False
+        self.blocked_replies = 0
+        """How many replies said a block was on: a task that waited across one was held."""
         self.heard = False
         self.round_trips = 0
         """How many calls to Redis answered."""
@@ -224,6 +226,7 @@ class Pump:
             self._generation, self.blocks = reply.generation, reply.blocks
         self.blocks = max(self.blocks, reply.blocks)
         self.blocked = reply.stamp % 2 == 1
+        self.blocked_replies += self.blocked
         self.limit, self.heard = reply.limit, reply.heard
         self._fallback.processes = max(1, reply.processes)
         if hello_at is not None:

@@ -19,6 +19,7 @@ from meetergo_async import (
     MeetergoClient,
     SlidingWindow,
     UpdateRequest,
+    WaitEvent,
 )
 from meetergo_async._config import resolve_settings
 from meetergo_async.redis import RedisBudget
@@ -238,3 +239,31 @@ def test_a_budget_is_a_rate_limit_option_and_checks_its_arguments(
         with pytest.raises(kind, match=name) as caught:
             RedisBudget(**arguments)
         assert getattr(caught.value, "argument", None) == name
+
+
+async def test_a_wait_behind_a_shared_pause_is_reported_as_a_pause(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    seen: dict[str, list[WaitEvent]] = {"first": [], "second": []}
+
+    def recorder(name: str) -> Any:
+        return lambda event: seen[name].append(event) if isinstance(event, WaitEvent) else None
+
+    async with FakeMeetergo(generate=2, rate_limit=NestThrottler(100, 0.5)) as fake:
+        fake.enqueue("PATCH", f"{PATH}/conn-0000", 429, headers={"Retry-After": "0.3"})
+        budget = RedisBudget(redis_server.url, SlidingWindow(50, 0.5), prefix=prefix)
+        first = client(fake, budget, on_event=recorder("first"))
+        second = client(fake, budget, on_event=recorder("second"))
+        async with first, second:
+            await second.list_calendar_connections()
+            task = asyncio.create_task(
+                first.update_calendar_connection("conn-0000", items(0, 1)[0].update)
+            )
+            await until(lambda: fake.status_counts[429] == 1)
+            await asyncio.sleep(0.05)  # the 429 reaches Redis; the second has not heard yet
+            await second.update_calendar_connection("conn-0001", items(1, 1)[0].update)
+            await task
+    # Waits of a tenth of a second or more: the pause, for the one that met the 429 (its
+    # retry's wait) and for the one held back by the budget (its wait for a turn).
+    assert [w.reason for w in seen["first"] if w.seconds >= 0.1] == ["pause"]
+    assert [w.reason for w in seen["second"] if w.seconds >= 0.1] == ["pause"]
