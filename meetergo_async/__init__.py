@@ -22,6 +22,7 @@ from ._config import (
 )
 from ._events import AttemptEvent, Event, OnEvent, OnRetry, RetryEvent, WaitEvent, WaitReason
 from ._serde import to_dict, update_from_dict
+from ._transport import Request, Response, Transport
 from ._unset import UNSET, Unset
 from ._version import __version__
 from .errors import (
@@ -78,12 +79,15 @@ __all__ = [
     "PermissionDeniedError",
     "PlanLimitError",
     "RateLimitError",
+    "Request",
+    "Response",
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "SharedBudget",
     "SlidingWindow",
     "TokenBucket",
+    "Transport",
     "Unset",
     "UpdateRequest",
     "UpdateResult",

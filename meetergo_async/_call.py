@@ -8,14 +8,11 @@ through the transport, and turns a status that is not a success into a typed err
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-import aiohttp
 import attrs
-from multidict import CIMultiDict
-from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
@@ -24,7 +21,7 @@ from ._events import OnRetry
 from ._health import Health, is_service_failure
 from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
-from ._transport import Answer, Transport
+from ._transport import Request, Response, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
 from .pacing import Pacer, Ticket
 
@@ -55,8 +52,8 @@ class Call:
 
     operation: Operation
     path: str
-    url: URL
-    headers: CIMultiDict[str] | None
+    url: str
+    headers: Mapping[str, str]
     body: bytes | None
     timeout: float
     policy: RetryPolicy
@@ -69,7 +66,9 @@ class Call:
 
     def failed(self, error: MeetergoError, now: float | None = None) -> MeetergoError:
         """Stamp ``error`` with this call's method, path, attempts and, at ``now``, time spent."""
-        error.method, error.path, error.attempts = self.operation.method, self.path, self.attempts
+        error.method = self.operation.method
+        error.path = self.path
+        error.attempts = self.attempts
         if now is not None and self.first_sent_at is not None:
             error.elapsed = now - self.first_sent_at
         return error
@@ -82,7 +81,6 @@ class Caller:
         transport: sends each attempt.
         limiter: paces the attempts of every call.
         max_concurrency: most attempts in flight at once.
-        timeout: the default seconds one attempt may take.
         secrets: what to redact from an error the server sends.
         clock: the monotonic clock.
         sleep: the awaitable sleep.
@@ -98,7 +96,6 @@ class Caller:
         limiter: Pacer,
         *,
         max_concurrency: int,
-        timeout: float,
         secrets: tuple[str, ...],
         clock: Clock,
         sleep: Sleep,
@@ -106,16 +103,18 @@ class Caller:
         observer: Observer = UNOBSERVED,
         retry_sleep: Sleep | None = None,
     ) -> None:
-        self._transport, self._limiter = transport, limiter
+        self._transport = transport
+        self._limiter = limiter
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._timeout_seconds = timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._secrets = secrets
-        self._clock, self._sleep, self._on_retry = clock, sleep, on_retry
+        self._clock = clock
+        self._sleep = sleep
+        self._on_retry = on_retry
         self._health = Health(clock, sleep)
         self.requests = 0
         self.retries = 0
-        self._observer, self._retry_sleep = observer, retry_sleep or sleep
+        self._observer = observer
+        self._retry_sleep = retry_sleep or sleep
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
@@ -137,9 +136,17 @@ class Caller:
         except MeetergoError as error:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
-        ctx = RetryContext(call.operation, call.path, call.policy, started, self._clock,
-                           self._retry_sleep, self._on_retry, self._on_wait,
-                           lambda: call.probes)  # fmt: skip
+        ctx = RetryContext(
+            call.operation,
+            call.path,
+            call.policy,
+            started,
+            self._clock,
+            self._retry_sleep,
+            self._on_retry,
+            self._on_wait,
+            lambda: call.probes,
+        )
         return await retry_after_failure(first, partial(self._attempt, call), ctx), call.attempts
 
     def _on_wait(self, error: MeetergoError, wait: float) -> None:
@@ -148,9 +155,9 @@ class Caller:
             self._limiter.pause(wait)
 
     async def _attempt(self, call: Call) -> Any:
-        # Waits out an outage; True: this attempt probes it. Not awaited while the service
-        # answers: a coroutine per attempt for nothing.
-        probe = await self._admit(call) if self._health.down else False
+        probe = False  # True: this attempt probes an outage
+        if self._health.down:
+            probe = await self._admit(call)
         sent_before = call.attempts
         try:
             ticket, answer = await self._send(call)
@@ -177,12 +184,14 @@ class Caller:
         finally:
             self._observer.waited("pause", self._clock() - waiting_since)
 
-    async def _send(self, call: Call) -> tuple[Ticket, Answer]:
+    async def _send(self, call: Call) -> tuple[Ticket, Response]:
         async with self._slots:
-            try:
-                ticket = self._limiter.try_acquire() or await self._limiter.acquire()
-            except MeetergoError as refused:  # a shared budget that is down: nothing sent
-                raise call.failed(refused) from refused.__cause__
+            ticket = self._limiter.try_acquire()
+            if ticket is None:
+                try:
+                    ticket = await self._limiter.acquire()
+                except MeetergoError as refused:  # a shared budget that is down: nothing sent
+                    raise call.failed(refused) from refused.__cause__
             if call.first_sent_at is None:
                 call.first_sent_at = ticket.sent_at
             timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
@@ -190,9 +199,8 @@ class Caller:
             self.requests += 1
             answer = None
             try:
-                answer = await self._transport.send(
-                    call.operation.method, call.url, call.headers, call.body, timeout
-                )
+                request = Request(call.operation.method, call.url, call.headers, call.body, timeout)
+                answer = await self._transport.send(request)
             except MeetergoError as failure:
                 raise call.failed(failure, self._clock()) from failure.__cause__
             finally:
@@ -204,17 +212,24 @@ class Caller:
                     self._limiter.on_attempt_done(ticket)
         return ticket, answer
 
-    def _read(self, call: Call, ticket: Ticket, answer: Answer, probe: bool) -> Any:
+    def _read(self, call: Call, ticket: Ticket, answer: Response, probe: bool) -> Any:
         """Turn an answer into the call's result, or raise its error; tell limiter and health."""
-        method, status, headers = call.operation.method, answer.status, answer.headers
+        method = call.operation.method
+        status = answer.status
+        headers = answer.headers
         if 200 <= status < 300:
             self._limiter.on_response(ticket, status, headers, None)
             self._health.answered(status, probe)
             return call.parse(decode_success(answer.body, method, call.path))
         error = _answers.error_for_status(
-            status, answer.reason, dict(headers), answer.body,
-            method=method, path=call.path, secrets=self._secrets,
-        )  # fmt: skip
+            status,
+            answer.reason,
+            dict(headers),
+            answer.body,
+            method=method,
+            path=call.path,
+            secrets=self._secrets,
+        )
         # A gateway's 503 with Retry-After, or among many successes, refuses for rate.
         throttled = status == 429 or (
             status == 503 and (error.retry_after is not None or self._health.throttling())
@@ -234,13 +249,13 @@ class Caller:
         if note:  # the call may end with this error: say how long the service has been down
             error.message = f"{error.message}; {note}"
 
-    def _attempt_timeout(self, call: Call) -> aiohttp.ClientTimeout:
-        total = call.timeout
+    def _attempt_timeout(self, call: Call) -> float:
+        """The seconds this attempt may take: its timeout, cut to what the deadline leaves."""
         deadline = call.policy.deadline
-        if deadline is not None:
-            assert call.first_sent_at is not None  # set by _attempt before it asks
-            remaining = call.first_sent_at + deadline - self._clock()
-            if remaining <= 0:
-                raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
-            total = min(total, remaining)
-        return self._timeout if total == self._timeout_seconds else aiohttp.ClientTimeout(total)
+        if deadline is None:
+            return call.timeout
+        assert call.first_sent_at is not None  # set by _send before it asks
+        remaining = call.first_sent_at + deadline - self._clock()
+        if remaining <= 0:
+            raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
+        return min(call.timeout, remaining)

@@ -1,36 +1,37 @@
 """``MeetergoClient``: the lifecycle and the endpoint methods, wiring the parts together.
 
-Settings come from ``_config``, requests go out through ``_transport``, retries follow
-``_retry``, pacing ``_ratelimit``, bodies are read by ``_serde`` and errors built by ``_http``.
+Settings come from ``_config``, calls are built by ``_endpoints`` and sent by ``_call``
+(through the limiter from ``pacing``, the transport from ``_transport``, retries from
+``_retry``), many at once by ``_bulk``; ``_lifecycle`` owns opening and closing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable
-from functools import partial
-from typing import Any, Final, Self
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from typing import Self
 
 import aiohttp
 
-from . import _answers, _http
+from . import _answers
 from ._bulk import BulkItem, iter_bulk, run_bulk
-from ._call import Call, Caller, ClientStats
+from ._call import Caller, ClientStats
 from ._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
+    ClientSettings,
     RetryPolicy,
+    check_transport,
     resolve_settings,
 )
 from ._emitter import UNOBSERVED, instrument
+from ._endpoints import Endpoints
 from ._events import OnEvent, OnRetry
 from ._lifecycle import Lifecycle, State
-from ._retry import Operation
-from ._serde import encode_update, parse_connection_list, parse_updated_connection
-from ._transport import Transport
+from ._transport import AiohttpTransport, Transport
 from ._validate import check_count, check_text
 from .models import (
     CalendarConnection,
@@ -42,12 +43,6 @@ from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
 from .pacing._factory import make_limiter
 
 __all__ = ["ClientStats", "MeetergoClient"]
-
-UPDATE_CONNECTION: Final = Operation(
-    "PATCH", idempotent=True, route=f"{_http.CONNECTIONS_PATH}/{{connection_id}}"
-)
-"""Safe to repeat: every field is an absolute assignment."""
-LIST_CONNECTIONS: Final = Operation("GET", idempotent=True, route=_http.CONNECTIONS_PATH)
 
 
 class MeetergoClient:
@@ -69,6 +64,9 @@ class MeetergoClient:
         timeout: seconds one attempt may take.
         session: an ``aiohttp.ClientSession`` to borrow; the client never closes it and never
             changes its defaults (its proxy settings included).
+        transport: a ``Transport`` that sends each attempt instead of aiohttp (e.g.
+            ``meetergo_async.testing.MockTransport`` in tests); the client closes it with
+            itself. Not with ``session`` or ``proxy``.
         proxy: the proxy URL of the session the client makes, ``http://[user:pass@]host:port``;
             it never appears in a repr, log or error.
         trust_env: without ``proxy``, take the proxy from ``HTTP_PROXY``/``HTTPS_PROXY``
@@ -104,6 +102,7 @@ class MeetergoClient:
         base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         rate_limit: TokenBucket | SlidingWindow | SharedBudget | None = DEFAULT_RATE_LIMIT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -116,24 +115,60 @@ class MeetergoClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        check_transport(transport, session=session, proxy=proxy)
         settings = resolve_settings(
-            api_key=api_key, user_id=user_id, base_url=base_url, timeout=timeout, retry=retry,
-            allow_insecure_http=allow_insecure_http, rate_limit=rate_limit,
-            max_concurrency=max_concurrency, max_response_bytes=max_response_bytes,
-            proxy=proxy, trust_env=trust_env, borrowed_session=session is not None,
-        )  # fmt: skip
-        self._settings, self._transport = settings, Transport(session, settings)
+            api_key=api_key,
+            user_id=user_id,
+            base_url=base_url,
+            timeout=timeout,
+            retry=retry,
+            allow_insecure_http=allow_insecure_http,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            max_response_bytes=max_response_bytes,
+            proxy=proxy,
+            trust_env=trust_env,
+            borrowed_session=session is not None,
+        )
+        self._settings = settings
+        self._endpoints = Endpoints(settings)
+        if transport is None:
+            transport = self._aiohttp_transport(session, settings)
+        self._transport = transport
         limiter = make_limiter(
-            rate_limit, clock=clock, sleep=sleep, max_pause=retry.max_retry_after,
-            api_key=settings.api_key, attempt_timeout=settings.timeout,
-        )  # fmt: skip
+            rate_limit,
+            clock=clock,
+            sleep=sleep,
+            max_pause=retry.max_retry_after,
+            api_key=settings.api_key,
+            attempt_timeout=settings.timeout,
+        )
         self._emitter, paced, retry_sleep = instrument(on_event, limiter, sleep, clock=clock)
         self._caller = Caller(
-            self._transport, paced, max_concurrency=max_concurrency, timeout=settings.timeout,
-            secrets=_answers.secret_parts(settings.api_key), clock=clock, sleep=sleep,
-            on_retry=on_retry, observer=self._emitter or UNOBSERVED, retry_sleep=retry_sleep,
-        )  # fmt: skip
-        self._life = Lifecycle(self._transport, self._emitter, limiter)
+            transport,
+            paced,
+            max_concurrency=max_concurrency,
+            secrets=_answers.secret_parts(settings.api_key),
+            clock=clock,
+            sleep=sleep,
+            on_retry=on_retry,
+            observer=self._emitter or UNOBSERVED,
+            retry_sleep=retry_sleep,
+        )
+        self._life = Lifecycle(transport, self._emitter, limiter)
+
+    def _aiohttp_transport(
+        self, session: aiohttp.ClientSession | None, settings: ClientSettings
+    ) -> AiohttpTransport:
+        return AiohttpTransport(
+            session,
+            default_headers=self._endpoints.session_headers,
+            host_url=settings.base_url,
+            max_connections=settings.max_concurrency,
+            max_response_bytes=settings.max_response_bytes,
+            proxy=settings.proxy,
+            trust_env=settings.trust_env,
+        )
 
     def __del__(self) -> None:
         if (life := getattr(self, "_life", None)) is not None:  # None when __init__ raised
@@ -215,14 +250,12 @@ class MeetergoClient:
         Arguments are as for ``update_calendar_connection``. Entries that are not objects
         with a string ``id`` are skipped with a warning.
         """
-        path = _http.CONNECTIONS_PATH
         if owner_user_id is not None:
             check_text("owner_user_id", owner_user_id)
-        parse = partial(parse_connection_list, path=path)
-        result: list[CalendarConnection]
-        result, _ = await self._call(LIST_CONNECTIONS, path, parse, None, owner_user_id,
-                                     as_user, timeout, retry)  # fmt: skip
-        return result
+        call = self._endpoints.listing(owner_user_id, as_user, timeout, retry)
+        self._life.enter()
+        result: tuple[list[CalendarConnection], int] = await self._caller.call(call)
+        return result[0]
 
     async def update_calendar_connections(
         self,
@@ -265,35 +298,17 @@ class MeetergoClient:
         check_count("max_concurrency", limit)
         return limit
 
-    def _update_one(
-        self, connection_id: str, update: CalendarConnectionUpdate, owner_user_id: str | None,
-        as_user: str | None, timeout: float | None = None, retry: RetryPolicy | None = None,
-    ) -> Coroutine[Any, Any, tuple[CalendarConnection, int]]:  # fmt: skip
+    async def _update_one(
+        self,
+        connection_id: str,
+        update: CalendarConnectionUpdate,
+        owner_user_id: str | None,
+        as_user: str | None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> tuple[CalendarConnection, int]:
         """Send one checked update; return the connection and the attempts it took."""
-        path = _http.connection_path(connection_id)
-        parse = partial(parse_updated_connection, connection_id=connection_id, path=path)
-        body = encode_update(update)
-        return self._call(UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user,
-                          timeout, retry)  # fmt: skip
-
-    def _call(
-        self, operation: Operation, path: str, parse: Callable[[object], Any], body: bytes | None,
-        owner_user_id: str | None, as_user: str | None, timeout: float | None,
-        retry: RetryPolicy | None,
-    ) -> Coroutine[Any, Any, tuple[Any, int]]:  # fmt: skip
-        """Send one logical request; return its result and the attempts it took.
-
-        The arguments are checked already, but for ``as_user``, ``timeout`` and ``retry``
-        (raised here, when called). It hands over the caller's coroutine, as ``_update_one``
-        hands over this one's: two frames fewer at every step of a request.
-        """
-        settings = self._settings
-        policy = settings.retry_policy(retry)
-        user = settings.acting_user(as_user)
-        call = Call(
-            operation, path, self._transport.url(path, owner_user_id),
-            self._transport.headers(user, has_body=body is not None), body,
-            settings.attempt_timeout(timeout), policy, parse, user,
-        )  # fmt: skip
+        call = self._endpoints.update(connection_id, update, owner_user_id, as_user, timeout, retry)
         self._life.enter()
-        return self._caller.call(call)
+        result: tuple[CalendarConnection, int] = await self._caller.call(call)
+        return result

@@ -16,6 +16,7 @@ from ._credentials import (
     missing_acting_user,
     needs_acting_user,
 )
+from ._transport import Transport
 from ._validate import (
     check_count,
     check_instance,
@@ -158,6 +159,28 @@ def _check_rate_limit(rate_limit: object) -> None:
             "rate_limit",
             f"{{name}} must be a SlidingWindow, a TokenBucket, a RedisBudget or None, got {kind}",
         )
+
+
+def check_transport(transport: object, *, session: object, proxy: object) -> None:
+    """Refuse a ``transport`` that is not one, or comes with a ``session`` or a ``proxy``.
+
+    Raises:
+        ArgumentTypeError: ``transport`` lacks ``send`` and ``aclose``.
+        ArgumentValueError: it is given with a ``session`` or a ``proxy``, which only the
+            client's own aiohttp transport uses.
+    """
+    if transport is None:
+        return
+    if not isinstance(transport, Transport):
+        kind = type(transport).__name__
+        raise ArgumentTypeError(
+            "transport", f"{{name}} must have async send(request) and aclose(), got {kind}"
+        )
+    for name, value in (("session", session), ("proxy", proxy)):
+        if value is not None:
+            raise ArgumentValueError(
+                "transport", f"{{name}} sends every attempt itself: it cannot go with {name}"
+            )
 
 
 def resolve_settings(

@@ -15,12 +15,12 @@ import warnings
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
+from ._transport import AiohttpTransport, Transport
 from .pacing import Pacer
 from .pacing._factory import close_limiter
 
 if TYPE_CHECKING:
     from ._emitter import Emitter
-    from ._transport import Transport
 
 __all__ = ["Lifecycle", "State"]
 
@@ -45,7 +45,8 @@ class Lifecycle:
     """The state of one client, the event loop it was opened in, and what closing it closes.
 
     Args:
-        transport: the client's transport, opened on first use and closed with the client.
+        transport: the client's transport, closed with the client (its own aiohttp
+            transport opens its session on the client's first use).
         emitter: the client's event emitter, whose running hooks closing waits for.
         limiter: the client's limiter, closed with the client (a shared budget's Redis
             connections made from a URL).
@@ -54,7 +55,9 @@ class Lifecycle:
     __slots__ = ("_emitter", "_limiter", "_transport", "loop", "state")
 
     def __init__(self, transport: Transport, emitter: Emitter | None, limiter: Pacer) -> None:
-        self._transport, self._emitter, self._limiter = transport, emitter, limiter
+        self._transport = transport
+        self._emitter = emitter
+        self._limiter = limiter
         self.state = State.UNOPENED
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -72,7 +75,8 @@ class Lifecycle:
             raise RuntimeError(_CLOSED)
         self.loop = asyncio.get_running_loop()
         self.state = State.OPEN
-        self._transport.open()
+        if isinstance(self._transport, AiohttpTransport):
+            self._transport.open()
 
     def check_loop(self) -> None:
         """Raise now, outside any coroutine, if an event loop runs here and is not the client's.
@@ -104,7 +108,7 @@ class Lifecycle:
                 await self._emitter.aclose()
             await self._in_own_loop(close_limiter(self._limiter))
         finally:
-            await self._transport.aclose(self.loop)
+            await self._transport.aclose()
 
     async def _in_own_loop(self, work: Coroutine[Any, Any, None]) -> None:
         loop = self.loop
@@ -129,4 +133,5 @@ class Lifecycle:
                 stacklevel=2,
             )
         finally:  # also when warnings are errors
-            self._transport.abandon(self.loop)
+            if isinstance(self._transport, AiohttpTransport):
+                self._transport.abandon()

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
 from meetergo_async import APIConnectionError, APITimeoutError, APITLSError
-from meetergo_async._failures import no_answer
+from meetergo_async._transport._failures import no_answer
 
 HOST, PORT = "api.meetergo.com", 443
 KEY = ConnectionKey(HOST, PORT, True, True, None, None, None, None)

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient
+from meetergo_async._transport import AiohttpTransport
 from meetergo_async.testing import FakeMeetergo
 
 
@@ -75,7 +76,9 @@ async def list_once(client: MeetergoClient) -> int:
 async def used_session(client: MeetergoClient) -> aiohttp.ClientSession:
     """Make one call, so the client has opened its session; return the session."""
     await list_once(client)
-    session = client._transport.session
+    transport = client._transport
+    assert isinstance(transport, AiohttpTransport)
+    session = transport.session
     assert session is not None
     return session
 

@@ -11,14 +11,17 @@ with meetergo's (NestJS) error bodies, and can inject faults reproducibly from a
         assert fake.update_counts["conn-0001"] == 1
 
 The pytest plugin of this package adds a ``fake_meetergo`` fixture that yields a started
-``FakeMeetergo``; see ``docs/testing.md``.
+``FakeMeetergo``; see ``docs/testing.md``. To test code that uses the client without any
+socket, ``MockTransport`` answers its requests from a function.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from meetergo_async._transport import Request, Response
 from meetergo_async.testing._limits import FixedWindow, NestThrottler, TokenBucket
+from meetergo_async.testing._mock import Handler, MockTransport, error_response, json_response
 from meetergo_async.testing._options import DEFAULT_FAIL_STATUSES, DEFAULT_RATE_LIMIT
 from meetergo_async.testing._protocol import (
     DEFAULT_API_KEY,
@@ -40,9 +43,15 @@ __all__ = [
     "DROPPED",
     "FakeMeetergo",
     "FixedWindow",
+    "Handler",
+    "MockTransport",
     "NestThrottler",
     "RecordedRequest",
+    "Request",
+    "Response",
     "TokenBucket",
+    "error_response",
+    "json_response",
 ]
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from aiohttp import web
 
 from meetergo_async import MeetergoClient
+from meetergo_async._transport import AiohttpTransport
 
 CONNECTIONS = "/v4/calendar-connections/connections"
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
@@ -129,7 +130,9 @@ def acquired_connections(client: MeetergoClient) -> int:
     Reads aiohttp's private ``BaseConnector._acquired``: acceptable in a test, and the
     only direct way to see that a response was released.
     """
-    session = client._transport.session
+    transport = client._transport
+    assert isinstance(transport, AiohttpTransport)
+    session = transport.session
     assert session is not None
     assert session.connector is not None
     return len(session.connector._acquired)

@@ -16,7 +16,7 @@ from typing import Final
 
 import aiohttp
 
-from .errors import APIConnectionError, APITimeoutError, APITLSError
+from ..errors import APIConnectionError, APITimeoutError, APITLSError
 
 __all__ = ["no_answer"]
 

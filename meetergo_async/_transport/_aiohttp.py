@@ -1,9 +1,9 @@
-"""The only module that calls aiohttp to send a request: one attempt in, one answer out.
+"""The client's own transport: attempts sent over one aiohttp session, its own or a borrowed one.
 
-``Transport.send`` sends one attempt and returns its ``Answer`` (status, reason, headers,
-a body never read past the cap), whatever the status; an attempt that gets no answer
-raises ``APIConnectionError`` or ``APITimeoutError`` with the aiohttp exception as
-``__cause__``. Retries, pacing and turning statuses into errors happen above it.
+The only module that calls aiohttp to send a request. ``AiohttpTransport.send`` sends one
+attempt and returns its ``Response`` (the body never read past the cap), whatever the
+status; an attempt that gets no answer raises ``APIConnectionError`` or ``APITimeoutError``
+with the aiohttp exception as ``__cause__`` (``_failures`` words it).
 """
 
 from __future__ import annotations
@@ -11,62 +11,67 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 import aiohttp
 from aiohttp import hdrs
 from aiohttp.helpers import get_env_proxy_for_url
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
-from . import _http
-from ._config import ClientSettings
 from ._failures import no_answer
+from ._protocol import Request, Response
 
-__all__ = ["Answer", "Transport"]
+__all__ = ["AiohttpTransport"]
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
+_CHUNK: Final = 64 * 1024
+_MAX_CACHED_HEADERS: Final = 64
 
 
-class Answer(NamedTuple):
-    """What the server answered to one attempt."""
+class AiohttpTransport:
+    """Sends attempts over one aiohttp session: its own, made on first use, or a borrowed one.
 
-    status: int
-    reason: str
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-
-class Transport:
-    """Sends attempts over one aiohttp session: the client's own, or a borrowed one.
-
-    The session the transport makes carries the fixed headers (credential, User-Agent, the
-    default acting user) and the proxy as its defaults, so aiohttp need not merge them into
-    each request; a borrowed session is never changed, so every request carries all of its
-    headers.
+    The session it makes carries ``default_headers`` (credential, User-Agent, the default
+    acting user) and the proxy as its defaults, so each request passes aiohttp only the
+    headers that differ; a borrowed session is never changed (nor closed), so every request
+    carries all of its headers.
 
     Args:
-        session: an ``aiohttp.ClientSession`` to borrow, or ``None`` to make one on ``open``.
-        settings: the client's settings: the API host (checked), which every path is joined
-            onto; the credential; the default acting user; the pool's size and the proxy
-            (of a session of our own); the cap of a body.
+        session: an ``aiohttp.ClientSession`` to borrow, or ``None`` to make one.
+        default_headers: the headers nearly every request carries.
+        host_url: the API's URL, to look its proxy up in the environment.
+        max_connections: the pool's size (of a session of our own).
+        max_response_bytes: a body is never read past this many bytes.
+        proxy: the proxy URL of a session of our own, or ``None``.
+        trust_env: without ``proxy``, take it from ``HTTP(S)_PROXY``/``NO_PROXY``.
     """
 
-    def __init__(self, session: aiohttp.ClientSession | None, settings: ClientSettings) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        *,
+        default_headers: Mapping[str, str],
+        host_url: str,
+        max_connections: int,
+        max_response_bytes: int,
+        proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
         self._session = session
         self.owns_session = session is None
-        self._base_url = base_url = settings.base_url
-        # Joined onto per request; a request with no query reuses the parsed host.
-        self._root = URL(base_url, encoded=True)
-        self._prefix = self._root.raw_path.rstrip("/")
-        self._base_headers = _http.base_headers(settings.api_key)
-        self._user_id = settings.user_id
-        self._max_connections = settings.max_concurrency
-        self._max_response_bytes = settings.max_response_bytes
-        self._header_cache: dict[bool, CIMultiDict[str] | None] = {}
-        self._proxy, self._trust_env = settings.proxy, settings.trust_env
+        self._defaults = CIMultiDict(default_headers)
+        self._host = URL(host_url)
+        self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # What each headers object adds to the session's own, by identity (the object is
+        # held, so its identity is not reused): the client reuses one object per kind.
+        self._extras: dict[int, tuple[Mapping[str, str], CIMultiDict[str] | None]] = {}
+        self._timeout = aiohttp.ClientTimeout(total=None)
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -74,12 +79,13 @@ class Transport:
         return self._session
 
     def open(self) -> None:
-        """Make the session, unless there is one already."""
+        """Make the session in the running event loop, unless there is one already."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
-            defaults = _http.request_headers(self._base_headers, self._user_id, has_body=False)
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=defaults, proxy=self._session_proxy()
+                connector=connector, headers=self._defaults, proxy=self._session_proxy()
             )
 
     def _session_proxy(self) -> URL | None:
@@ -95,21 +101,21 @@ class Transport:
         if not self._trust_env:
             return None
         try:
-            proxy, auth = get_env_proxy_for_url(self._root)
+            proxy, auth = get_env_proxy_for_url(self._host)
         except LookupError:  # no proxy for this host, or NO_PROXY names it
             return None
         return proxy if auth is None else proxy.with_user(auth.login).with_password(auth.password)
 
-    async def aclose(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    async def aclose(self) -> None:
         """Close the session if the transport made it; a borrowed one stays open.
 
-        ``loop`` is the event loop the session was made in. From another loop, the work is
-        handed to that loop while it runs; once it is closed, the connections it left are
-        closed here.
+        From another event loop than the session's, the work is handed to that loop while it
+        runs; once it is closed, the connections it left are closed here.
         """
         session = self._own_open_session()
         if session is None:
             return
+        loop = self._loop
         if loop is None or loop is asyncio.get_running_loop():
             await session.close()
         elif loop.is_running():
@@ -120,15 +126,16 @@ class Transport:
         else:  # a stopped loop: the session closes when it runs again
             asyncio.run_coroutine_threadsafe(session.close(), loop)
 
-    def abandon(self, loop: asyncio.AbstractEventLoop) -> None:
+    def abandon(self) -> None:
         """Close the session of a client that was never closed, at once and without a word.
 
         The client has warned already; aiohttp's own warnings about the session, its
-        connector and its sockets would only repeat it, without naming the client. ``loop``
-        is the session's event loop; one running in another thread is handed the closing.
+        connector and its sockets would only repeat it, without naming the client. A session
+        whose loop runs in another thread is handed to it to close.
         """
         session = self._own_open_session()
-        if session is None:
+        loop = self._loop
+        if session is None or loop is None:
             return
         if loop.is_running() and not _runs_here(loop):
             asyncio.run_coroutine_threadsafe(session.close(), loop)
@@ -142,57 +149,55 @@ class Transport:
         session = self._session
         return session if self.owns_session and session is not None and not session.closed else None
 
-    def url(self, path: str, owner_user_id: str | None) -> URL:
-        """The URL of ``path`` (already encoded), with ``userId`` in the query when given."""
-        if owner_user_id is None:
-            return self._root.with_path(self._prefix + path, encoded=True)
-        query = _http.query_string({"userId": owner_user_id})
-        return URL(self._base_url + path + query, encoded=True)
-
-    def headers(self, user_id: str | None, *, has_body: bool) -> CIMultiDict[str] | None:
-        """The headers a request adds to the session's own (all of them for a borrowed one)."""
-        if user_id != self._user_id:
-            return CIMultiDict(self._request_headers(user_id, has_body))
-        if has_body not in self._header_cache:  # built once for the default user
-            headers = self._request_headers(user_id, has_body)
-            self._header_cache[has_body] = CIMultiDict(headers) if headers else None
-        return self._header_cache[has_body]
-
-    def _request_headers(self, user_id: str | None, has_body: bool) -> dict[str, str]:
+    def _added_headers(self, headers: Mapping[str, str]) -> Mapping[str, str] | None:
+        """What ``headers`` adds to the session's own defaults (all of it for a borrowed one)."""
         if not self.owns_session:
-            return _http.request_headers(self._base_headers, user_id, has_body=has_body)
-        # Our session already sends the fixed headers and the default user.
-        extra_user = None if user_id == self._user_id else user_id
-        return _http.request_headers({}, extra_user, has_body=has_body)
+            return headers
+        cached = self._extras.get(id(headers))
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        defaults = self._defaults
+        extra = CIMultiDict((k, v) for k, v in headers.items() if defaults.get(k) != v)
+        added = extra or None
+        if len(self._extras) >= _MAX_CACHED_HEADERS:
+            self._extras.clear()
+        self._extras[id(headers)] = (headers, added)
+        return added
 
-    async def send(
-        self,
-        method: str,
-        url: URL,
-        headers: Mapping[str, str] | None,
-        body: bytes | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> Answer:
+    def _client_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        if self._timeout.total != seconds:  # nearly always the same: one kept
+            self._timeout = aiohttp.ClientTimeout(total=seconds)
+        return self._timeout
+
+    async def send(self, request: Request) -> Response:
         """Send one attempt and read its answer.
 
         Raises:
-            APITimeoutError: no complete answer within ``timeout``.
+            APITimeoutError: no complete answer within the request's timeout.
             APITLSError: the TLS handshake or the certificate failed.
             APIConnectionError: the connection failed or broke before the answer was read.
         """
+        if self._session is None:
+            self.open()
         session = self._session
-        assert session is not None  # opened by the client before any attempt
+        assert session is not None
+        url = URL(request.url, encoded=True)
         try:
             async with session.request(
-                method, url, headers=headers, data=body, timeout=timeout, allow_redirects=False
+                request.method,
+                url,
+                headers=self._added_headers(request.headers),
+                data=request.body,
+                timeout=self._client_timeout(request.timeout),
+                allow_redirects=False,
             ) as response:
                 if self._known_to_fit(response):  # the usual answer: no coroutine of our own
                     raw = await response.read()
                 else:
-                    raw = await self._read_measured(response, method, url)
-                return Answer(response.status, response.reason or "", response.headers, raw)
+                    raw = await self._read_measured(response, request.method, url)
+                return Response(response.status, response.headers, raw, response.reason or "")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise no_answer(exc, url.host, url.port, timeout.total) from exc
+            raise no_answer(exc, url.host, url.port, request.timeout) from exc
 
     def _known_to_fit(self, response: aiohttp.ClientResponse) -> bool:
         """Whether ``Content-Length`` says the body is within ``max_response_bytes``.
