@@ -43,16 +43,29 @@ class Scenario(NamedTuple):
 SCENARIOS = [
     Scenario("1 two 3 s restarts", 2000, ["latency=0.02"], [3.0, 3.0]),
     Scenario("2 one 20 s restart", 2000, ["latency=0.02"], [20.0]),
-    Scenario("3 soak: 10% 503, 3% cut, a restart", 20000,
-             ["fail=0.10", "drop=0.03", "latency=0.005"], [3.0], concurrency=32),
-    Scenario("4 gateway 503 limiter, 4x (bucket)", 1000,
-             ["token-bucket", "50", "10", "refuse=503", "no-retry-after"], [],
-             rate_limit=RateLimit.per_second(200, burst=40)),
+    Scenario(
+        "3 soak: 10% 503, 3% cut, a restart",
+        20000,
+        ["fail=0.10", "drop=0.03", "latency=0.005"],
+        [3.0],
+        concurrency=32,
+    ),
+    Scenario(
+        "4 gateway 503 limiter, 4x (bucket)",
+        1000,
+        ["token-bucket", "50", "10", "refuse=503", "no-retry-after"],
+        [],
+        rate_limit=RateLimit.per_second(200, burst=40),
+    ),
     # A sliding window learns the bucket's burst per window, far below its rate: documented.
-    Scenario("4b gateway 503 limiter, 4x (window)", 1000,
-             ["token-bucket", "50", "10", "refuse=503", "no-retry-after"], [],
-             rate_limit=SlidingWindow(200, 1.0)),
-]  # fmt: skip
+    Scenario(
+        "4b gateway 503 limiter, 4x (window)",
+        1000,
+        ["token-bucket", "50", "10", "refuse=503", "no-retry-after"],
+        [],
+        rate_limit=SlidingWindow(200, 1.0),
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -133,8 +146,17 @@ def worker(name: str, round_no: int) -> None:
     print(json.dumps(outcome._asdict()), flush=True)
 
 
-HEADERS = ["scenario", "N", "seconds", "failed", "state", "requests", "sent while down",
-           "refused for rate", "peak MB"]  # fmt: skip
+HEADERS = [
+    "scenario",
+    "N",
+    "seconds",
+    "failed",
+    "state",
+    "requests",
+    "sent while down",
+    "refused for rate",
+    "peak MB",
+]
 
 
 def main() -> None:
@@ -149,15 +171,23 @@ def main() -> None:
     for scenario in SCENARIOS:
         if options.only and not scenario.name.startswith(options.only):
             continue
-        runs = sorted((run_scenario(scenario, r) for r in range(options.rounds)),
-                      key=lambda o: o.seconds)  # fmt: skip
+        runs = sorted(
+            (run_scenario(scenario, r) for r in range(options.rounds)), key=lambda o: o.seconds
+        )
         mid = runs[len(runs) // 2]
-        rows.append([
-            scenario.name, scenario.n, round(median([r.seconds for r in runs]), 2),
-            max(r.failed for r in runs), "ok" if all(r.wrong == 0 for r in runs) else "WRONG",
-            mid.requests, "/".join(str(d) for d in mid.down_requests) or "-",
-            f"{mid.refused} ({mid.refused / mid.requests:.1%})", round(mid.peak_mb),
-        ])  # fmt: skip
+        rows.append(
+            [
+                scenario.name,
+                scenario.n,
+                round(median([r.seconds for r in runs]), 2),
+                max(r.failed for r in runs),
+                "ok" if all(r.wrong == 0 for r in runs) else "WRONG",
+                mid.requests,
+                "/".join(str(d) for d in mid.down_requests) or "-",
+                f"{mid.refused} ({mid.refused / mid.requests:.1%})",
+                round(mid.peak_mb),
+            ]
+        )
         print(table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
     print(f"\nmedian over {options.rounds} round(s); failed and state: the worst round")
     print(table(HEADERS, rows))

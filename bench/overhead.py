@@ -66,9 +66,13 @@ async def sdk_round(
         for flag in (True, False)
     ]
     async with MeetergoClient(
-        API_KEY, user_id=USER_ID, base_url=url, rate_limit=None, max_concurrency=concurrency,
+        API_KEY,
+        user_id=USER_ID,
+        base_url=url,
+        rate_limit=None,
+        max_concurrency=concurrency,
         on_event=on_event,
-    ) as client:  # fmt: skip
+    ) as client:
 
         async def one(i: int) -> object:
             conn_id = f"conn-{i % conns:04d}"
@@ -145,16 +149,18 @@ def main() -> None:
         # machine moves both sides of a pair alike.
         speed = [base[0] / mine[0] for mine, base in zip(values, raw, strict=True)]
         cost = [mine[1] / base[1] for mine, base in zip(values, raw, strict=True)]
-        rows.append([
-            name,
-            round(median([n / wall for wall, _, _ in values])),
-            round(median([cpu / n * 1e6 for _, cpu, _ in values]), 1),
-            round(median([gc_s / n * 1e6 for _, _, gc_s in values]), 1),
-            median(speed),
-            f"{min(speed):.2f}-{max(speed):.2f}",
-            median(cost),
-            f"{min(cost):.2f}-{max(cost):.2f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                name,
+                round(median([n / wall for wall, _, _ in values])),
+                round(median([cpu / n * 1e6 for _, cpu, _ in values]), 1),
+                round(median([gc_s / n * 1e6 for _, _, gc_s in values]), 1),
+                median(speed),
+                f"{min(speed):.2f}-{max(speed):.2f}",
+                median(cost),
+                f"{min(cost):.2f}-{max(cost):.2f}",
+            ]
+        )
     print(f"{n} PATCHes at concurrency {conc}, {args.rounds} alternating rounds, medians")
     headers = ["client", "req/s", "CPU us/req", "of it GC", "throughput x", "range", "CPU x"]
     print(table([*headers, "range"], rows))

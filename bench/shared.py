@@ -68,8 +68,19 @@ def redis_server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as directory:
-        command = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                   "--appendonly", "no", "--dir", directory]  # fmt: skip
+        command = [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+        ]
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed
         url = f"redis://127.0.0.1:{port}/0"
         try:
@@ -93,8 +104,19 @@ def _wait_for(url: str) -> None:
 
 
 # Redis counts the commands a script runs as calls of their own: they are no round trips.
-_IN_SCRIPT = {"time", "hmget", "hset", "zremrangebyscore", "zcard", "zcount", "zrange", "zadd",
-              "zrem", "del", "pexpire"}  # fmt: skip
+_IN_SCRIPT = {
+    "time",
+    "hmget",
+    "hset",
+    "zremrangebyscore",
+    "zcard",
+    "zcount",
+    "zrange",
+    "zadd",
+    "zrem",
+    "del",
+    "pexpire",
+}
 
 
 def commands(url: str) -> int:
@@ -116,15 +138,21 @@ async def worker_run(args: dict[str, Any]) -> dict[str, Any]:
 
         pace = RedisBudget(args["redis"], limit, prefix=args["prefix"])
     async with MeetergoClient(
-        API_KEY, user_id=USER_ID, base_url=args["url"], rate_limit=pace,
+        API_KEY,
+        user_id=USER_ID,
+        base_url=args["url"],
+        rate_limit=pace,
         max_concurrency=args["concurrency"],
-    ) as client:  # fmt: skip
+    ) as client:
         results = await client.update_calendar_connections(
             requests_for(args["tag"], args["start"], args["count"])
         )
         stats = client.stats
-    return {"failures": sum(not r.ok for r in results), "requests": stats.requests,
-            "rate_limited": stats.rate_limited}  # fmt: skip
+    return {
+        "failures": sum(not r.ok for r in results),
+        "requests": stats.requests,
+        "rate_limited": stats.rate_limited,
+    }
 
 
 def worker_main(raw: str) -> None:
@@ -146,9 +174,15 @@ def run_processes(jobs: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
 
 
 def scenario(
-    redis_url: str, *, processes: int, concurrency: int, shared: bool, limited: bool, tag: str,
+    redis_url: str,
+    *,
+    processes: int,
+    concurrency: int,
+    shared: bool,
+    limited: bool,
+    tag: str,
     paced: bool = True,
-) -> Run:  # fmt: skip
+) -> Run:
     """Update N connections (N_UNLIMITED unlimited) from ``processes`` workers; check them."""
     limit = SlidingWindow(LIMIT, TTL) if limited else UNLIMITED
     server_args = ["nest", str(LIMIT), str(int(TTL))] if limited else []
@@ -156,17 +190,33 @@ def scenario(
     with server(str(n), *server_args) as url:
         share = n // processes
         jobs = [
-            {"url": url, "tag": tag, "start": p * share, "count": share, "limit": limit.limit,
-             "seconds": limit.seconds, "concurrency": concurrency, "paced": paced,
-             "redis": redis_url if shared else "", "prefix": f"bench-{tag}"}
+            {
+                "url": url,
+                "tag": tag,
+                "start": p * share,
+                "count": share,
+                "limit": limit.limit,
+                "seconds": limit.seconds,
+                "concurrency": concurrency,
+                "paced": paced,
+                "redis": redis_url if shared else "",
+                "prefix": f"bench-{tag}",
+            }
             for p in range(processes)
-        ]  # fmt: skip
+        ]
         before = commands(redis_url)
         span, outcome = run_processes(jobs)
         trips = commands(redis_url) - before - 1  # the INFO connection's own handshake
         wrong = asyncio.run(wrong_values(url, tag, n))
-    return Run(n, span, outcome["requests"], outcome["rate_limited"], outcome["failures"], wrong,
-               max(0, trips))  # fmt: skip
+    return Run(
+        n,
+        span,
+        outcome["requests"],
+        outcome["rate_limited"],
+        outcome["failures"],
+        wrong,
+        max(0, trips),
+    )
 
 
 SCENARIOS = {
@@ -182,8 +232,18 @@ SCENARIOS = {
         "paced": False,
     },
 }
-HEADERS = ["scenario", "seconds", "efficiency", "range", "updates/s", "requests", "429s",
-           "failed", "state", "Redis trips/request"]  # fmt: skip
+HEADERS = [
+    "scenario",
+    "seconds",
+    "efficiency",
+    "range",
+    "updates/s",
+    "requests",
+    "429s",
+    "failed",
+    "state",
+    "Redis trips/request",
+]
 
 
 def main() -> None:
@@ -201,15 +261,21 @@ def main() -> None:
             for i, (name, kind) in enumerate(SCENARIOS.items()):
                 processes = options.processes if kind["many"] else 1
                 run = scenario(
-                    redis_url, processes=processes, concurrency=options.concurrency,
-                    shared=kind["shared"], limited=kind["limited"], tag=f"r{round_no}s{i}",
+                    redis_url,
+                    processes=processes,
+                    concurrency=options.concurrency,
+                    shared=kind["shared"],
+                    limited=kind["limited"],
+                    tag=f"r{round_no}s{i}",
                     paced=kind.get("paced", True),
-                )  # fmt: skip
+                )
                 runs[name].append(run)
                 print(f"round {round_no + 1}: {name}: {_row(name, [run])}", flush=True)
     rows = [_row(name, found) for name, found in runs.items()]
-    print(f"\nmedians over {options.rounds} round(s), P = {options.processes}, "
-          f"{options.concurrency} tasks each; ideal {IDEAL:g} s")  # fmt: skip
+    print(
+        f"\nmedians over {options.rounds} round(s), P = {options.processes}, "
+        f"{options.concurrency} tasks each; ideal {IDEAL:g} s"
+    )
     print(table(HEADERS, rows))
     print("\nunlimited server, throughput of the RedisBudget over the same round's:")
     shared = runs["1 process, unlimited server, RedisBudget"]
@@ -227,11 +293,17 @@ def _row(name: str, found: list[Run]) -> list[object]:
     span = f"{min(efficiencies):.3f}-{max(efficiencies):.3f}" if limited else "-"
     trips = f"{mid.round_trips / mid.requests:.2f}" if "RedisBudget" in name else "-"
     return [
-        name, round(mid.seconds, 2), IDEAL / mid.seconds if limited else "-", span,
+        name,
+        round(mid.seconds, 2),
+        IDEAL / mid.seconds if limited else "-",
+        span,
         round(mid.n / mid.seconds),
-        mid.requests, mid.rate_limited, mid.failures,
-        "ok" if mid.wrong == 0 else f"{mid.wrong} wrong", trips,
-    ]  # fmt: skip
+        mid.requests,
+        mid.rate_limited,
+        mid.failures,
+        "ok" if mid.wrong == 0 else f"{mid.wrong} wrong",
+        trips,
+    ]
 
 
 if __name__ == "__main__":

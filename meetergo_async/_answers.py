@@ -105,7 +105,8 @@ class _PageText(HTMLParser):
         if tag == "title" and not self._in_body:  # not an icon's <svg><title>
             self._in_title = True
         elif tag == "body":
-            self._in_body, self._hidden = True, 0  # a body ends an unclosed head
+            self._in_body = True
+            self._hidden = 0  # a body ends an unclosed head
         elif tag in self._HIDDEN:
             self._hidden += 1
 

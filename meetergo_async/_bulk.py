@@ -2,13 +2,12 @@
 
 Updates to the same connection are applied in input order: an item starts only after the
 item before it for the same connection id has ended. It waits for that without a worker
-(``_Lanes``), so the other connections' items keep running meanwhile.
+(``_bulk_order``), so the other connections' items keep running meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -19,6 +18,7 @@ from collections.abc import (
 )
 from typing import Any, Final, TypeAlias
 
+from ._bulk_order import ConnectionOrder, Job, Parts
 from .errors import ArgumentTypeError, MeetergoError
 from .models import (
     CalendarConnection,
@@ -31,15 +31,11 @@ from .models import (
 __all__ = ["MAX_WAITING_PER_WORKER", "BulkItem", "iter_bulk", "run_bulk"]
 
 BulkItem: TypeAlias = UpdateRequest | tuple[str, CalendarConnectionUpdate]
-Parts: TypeAlias = tuple[str, CalendarConnectionUpdate, str | None, str | None]
-"""An item's ``(connection_id, update, owner_user_id, as_user)``."""
 RunOne: TypeAlias = Callable[
     [str, CalendarConnectionUpdate, str | None, str | None],
     Awaitable[tuple[CalendarConnection, int]],
 ]
 """Send one update: ``(connection_id, update, owner_user_id, as_user)``."""
-Job: TypeAlias = tuple[int, Parts]
-"""An item ready to send: its input position and its parts."""
 
 MAX_WAITING_PER_WORKER: Final = 8
 """Items that may wait for an earlier item of their connection, per worker; beyond that
@@ -108,55 +104,11 @@ class _Source:
                 self.done = True
                 return None
             except Exception as error:  # noqa: BLE001 - raised after the items in flight end
-                self.done, self.error = True, error
+                self.done = True
+                self.error = error
                 return None
             self._index += 1
             return self._index - 1, item
-
-
-class _Lanes:
-    """Runs the items of each connection id one at a time, in input order.
-
-    An id is known here while one of its items runs; an item read meanwhile for the same
-    id waits in that id's queue, holding no worker, until the running one ends. At most
-    ``capacity`` items wait at once (``room`` holds the reading back), so memory stays
-    bounded whatever the input.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self._queues: dict[str, deque[Job] | None] = {}
-        self._capacity = capacity
-        self._waiting = 0
-        self._moved = asyncio.Event()
-
-    async def room(self) -> None:
-        """Return once fewer than ``capacity`` items wait."""
-        while self._waiting >= self._capacity:
-            self._moved.clear()
-            await self._moved.wait()
-
-    def enter(self, job: Job) -> bool:
-        """Tell whether ``job`` may start now; if not, it waits for its id's running item."""
-        connection_id = job[1][0]
-        if connection_id not in self._queues:
-            self._queues[connection_id] = None  # running, nothing behind it yet
-            return True
-        queue = self._queues[connection_id]
-        if queue is None:
-            queue = self._queues[connection_id] = deque()
-        queue.append(job)
-        self._waiting += 1
-        return False
-
-    def leave(self, connection_id: str) -> Job | None:
-        """The item running for ``connection_id`` ended: the next one to start, or ``None``."""
-        queue = self._queues[connection_id]
-        if not queue:
-            del self._queues[connection_id]
-            return None
-        self._waiting -= 1
-        self._moved.set()
-        return queue.popleft()
 
 
 class _Crew:
@@ -176,14 +128,16 @@ class _Crew:
         room: asyncio.Semaphore | None = None,
     ) -> None:
         self.source = _Source(items)
-        self._lanes = _Lanes(MAX_WAITING_PER_WORKER * workers)
-        self._run_one, self._deliver, self._room = run_one, deliver, room
+        self._order = ConnectionOrder(MAX_WAITING_PER_WORKER * workers)
+        self._run_one = run_one
+        self._deliver = deliver
+        self._room = room
 
     async def work(self) -> None:
         """Take items until the input ends; hand each one's result to ``deliver``."""
         room = self._room
         while True:
-            await self._lanes.room()
+            await self._order.room()
             if room is not None:
                 await room.acquire()
             taken = await self.source.next()
@@ -197,7 +151,7 @@ class _Crew:
             except (TypeError, ValueError) as error:
                 self._deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
                 continue
-            if self._lanes.enter((index, parts)):
+            if self._order.enter((index, parts)):
                 await self._run_lane((index, parts))
             elif room is not None:
                 room.release()
@@ -214,7 +168,7 @@ class _Crew:
                 self._deliver(_result(index, connection_id, error))
             else:
                 self._deliver(UpdateResult(index, connection_id, sent[0], attempts=sent[1]))
-            current = self._lanes.leave(connection_id)
+            current = self._order.leave(connection_id)
             if current is not None and self._room is not None:
                 await self._room.acquire()
 

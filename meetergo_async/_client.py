@@ -1,8 +1,9 @@
 """``MeetergoClient``: the lifecycle and the endpoint methods, wiring the parts together.
 
-Settings come from ``_config``, calls are built by ``_endpoints`` and sent by ``_call``
-(through the limiter from ``pacing``, the transport from ``_transport``, retries from
-``_retry``), many at once by ``_bulk``; ``_lifecycle`` owns opening and closing.
+Settings come from ``_config``; ``_assembly`` makes the parts: the calls are built by
+``_endpoints`` and sent by ``_call`` (through the limiter from ``pacing``, the transport
+from ``_transport``, retries from ``_retry``), many at once by ``_bulk``; ``_lifecycle``
+owns opening and closing.
 """
 
 from __future__ import annotations
@@ -14,24 +15,21 @@ from typing import Self
 
 import aiohttp
 
-from . import _answers
+from ._assembly import Hooks, assemble
 from ._bulk import BulkItem, iter_bulk, run_bulk
-from ._call import Caller, ClientStats
+from ._call import ClientStats
 from ._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
-    ClientSettings,
     RetryPolicy,
     check_transport,
     resolve_settings,
 )
-from ._emitter import UNOBSERVED, instrument
-from ._endpoints import Endpoints
 from ._events import OnEvent, OnRetry
-from ._lifecycle import Lifecycle, State
-from ._transport import AiohttpTransport, Transport
+from ._lifecycle import State
+from ._transport import Transport
 from ._validate import check_count, check_text
 from .models import (
     CalendarConnection,
@@ -40,7 +38,6 @@ from .models import (
     validate_update_request,
 )
 from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
-from .pacing._factory import make_limiter
 
 __all__ = ["ClientStats", "MeetergoClient"]
 
@@ -130,45 +127,13 @@ class MeetergoClient:
             trust_env=trust_env,
             borrowed_session=session is not None,
         )
+        hooks = Hooks(on_retry, on_event, clock, sleep)
+        parts = assemble(settings, session=session, transport=transport, hooks=hooks)
         self._settings = settings
-        self._endpoints = Endpoints(settings)
-        if transport is None:
-            transport = self._aiohttp_transport(session, settings)
-        self._transport = transport
-        limiter = make_limiter(
-            rate_limit,
-            clock=clock,
-            sleep=sleep,
-            max_pause=retry.max_retry_after,
-            api_key=settings.api_key,
-            attempt_timeout=settings.timeout,
-        )
-        self._emitter, paced, retry_sleep = instrument(on_event, limiter, sleep, clock=clock)
-        self._caller = Caller(
-            transport,
-            paced,
-            max_concurrency=max_concurrency,
-            secrets=_answers.secret_parts(settings.api_key),
-            clock=clock,
-            sleep=sleep,
-            on_retry=on_retry,
-            observer=self._emitter or UNOBSERVED,
-            retry_sleep=retry_sleep,
-        )
-        self._life = Lifecycle(transport, self._emitter, limiter)
-
-    def _aiohttp_transport(
-        self, session: aiohttp.ClientSession | None, settings: ClientSettings
-    ) -> AiohttpTransport:
-        return AiohttpTransport(
-            session,
-            default_headers=self._endpoints.session_headers,
-            host_url=settings.base_url,
-            max_connections=settings.max_concurrency,
-            max_response_bytes=settings.max_response_bytes,
-            proxy=settings.proxy,
-            trust_env=settings.trust_env,
-        )
+        self._endpoints = parts.endpoints
+        self._transport = parts.transport
+        self._caller = parts.caller
+        self._life = parts.lifecycle
 
     def __del__(self) -> None:
         if (life := getattr(self, "_life", None)) is not None:  # None when __init__ raised

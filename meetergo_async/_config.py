@@ -217,6 +217,14 @@ def resolve_settings(
     check_instance("trust_env", trust_env, bool)
     proxy = check_proxy(proxy, borrowed_session)
     return ClientSettings(
-        key, user, url, float(timeout), retry, rate_limit, max_concurrency, max_response_bytes,
-        proxy, trust_env,
-    )  # fmt: skip
+        key,
+        user,
+        url,
+        float(timeout),
+        retry,
+        rate_limit,
+        max_concurrency,
+        max_response_bytes,
+        proxy,
+        trust_env,
+    )

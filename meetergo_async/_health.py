@@ -66,7 +66,8 @@ class Health:
     def __init__(
         self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
     ) -> None:
-        self._clock, self._sleep = clock, sleep
+        self._clock = clock
+        self._sleep = sleep
         self._streak = 0
         self._down_since: float | None = None
         self._next_probe = -math.inf
@@ -139,7 +140,8 @@ class Health:
             self._backoff = min(self._backoff * PROBE_GROWTH, PROBE_CAP)
             self._changed.notify()
         elif self._down_since is None and self._streak >= OUTAGE_AFTER:
-            self._down_since, self._next_probe = now, now
+            self._down_since = now
+            self._next_probe = now
             self._backoff = PROBE_FIRST
             log.warning("the service does not answer (%s): waiting for it", error.message)
 

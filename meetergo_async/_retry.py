@@ -208,7 +208,8 @@ async def retry_after_failure(
     async def replay_then_attempt() -> T:
         nonlocal first
         if first is not None:
-            error, first = first, None
+            error = first
+            first = None
             raise error
         return await attempt()
 

@@ -240,8 +240,9 @@ def decode_success(body: bytes, method: str, path: str) -> object:
         return None
     ok, data = decode_json(body)
     if not ok:
-        log.warning("%s %s answered 2xx with a body that is not JSON; kept what is known",
-                    method, path)  # fmt: skip
+        log.warning(
+            "%s %s answered 2xx with a body that is not JSON; kept what is known", method, path
+        )
     return data
 
 

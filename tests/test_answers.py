@@ -71,9 +71,14 @@ def test_summarize(text: str, expected: str) -> None:
 
 
 def _error(
-    status: int, body: bytes, *, reason: str = "Reason", headers: dict[str, str] | None = None,
-    path: str = PATH, secrets: tuple[str, ...] = (),
-) -> errors.APIStatusError:  # fmt: skip
+    status: int,
+    body: bytes,
+    *,
+    reason: str = "Reason",
+    headers: dict[str, str] | None = None,
+    path: str = PATH,
+    secrets: tuple[str, ...] = (),
+) -> errors.APIStatusError:
     return _answers.error_for_status(
         status, reason, headers or {}, body, method="PATCH", path=path, secrets=secrets
     )

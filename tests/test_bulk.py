@@ -97,9 +97,10 @@ async def test_results_come_back_in_input_order(mock_api, fake_time) -> None:
 async def test_the_iterator_yields_as_items_complete(mock_api, fake_time) -> None:
     echo_server(mock_api, delay_steps=1)
     async with client(fake_time, max_concurrency=10) as c:
-        seen = [r.index async for r in c.iter_update_calendar_connections(
-            (f"c{i}", UPDATE) for i in range(10)
-        )]  # fmt: skip
+        seen = [
+            r.index
+            async for r in c.iter_update_calendar_connections((f"c{i}", UPDATE) for i in range(10))
+        ]
     assert sorted(seen) == list(range(10))
     assert seen != list(range(10))  # completion order, not input order
 

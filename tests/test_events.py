@@ -83,9 +83,14 @@ async def test_retries_show_each_attempt_and_the_backoff_between(
         (200, None, 4),
     ]
     assert [type(e).__name__ for e in events] == [
-        "AttemptEvent", "WaitEvent", "AttemptEvent", "WaitEvent", "AttemptEvent", "WaitEvent",
         "AttemptEvent",
-    ]  # fmt: skip
+        "WaitEvent",
+        "AttemptEvent",
+        "WaitEvent",
+        "AttemptEvent",
+        "WaitEvent",
+        "AttemptEvent",
+    ]
     assert [w.reason for w in waits(events)] == ["backoff"] * 3
     assert [w.seconds for w in waits(events)] == pytest.approx(fake_time.sleeps)
 

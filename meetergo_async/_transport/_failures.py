@@ -41,9 +41,11 @@ _REASONS: Final = {
 
 
 def no_answer(
-    error: aiohttp.ClientError | TimeoutError, host: str | None, port: int | None,
+    error: aiohttp.ClientError | TimeoutError,
+    host: str | None,
+    port: int | None,
     timeout: float | None,
-) -> APIConnectionError:  # fmt: skip
+) -> APIConnectionError:
     """The error of an attempt to ``host:port`` that raised ``error`` instead of answering.
 
     ``timeout`` is the attempt's limit in seconds, named when it fired. The caller raises

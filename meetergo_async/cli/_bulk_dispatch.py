@@ -38,8 +38,11 @@ class Dispatch:
         interrupts: Interrupts,
         skip: Container[int] = (),
     ) -> None:
-        self._ui, self._entries, self._ledger = ui, entries, ledger
-        self._interrupts, self._skip = interrupts, skip
+        self._ui = ui
+        self._entries = entries
+        self._ledger = ledger
+        self._interrupts = interrupts
+        self._skip = skip
         self.in_flight: dict[int, tuple[int, Entry]] = {}
         """The client's item index -> (the row's place among the rows read, the row)."""
         self.read = 0
@@ -54,7 +57,8 @@ class Dispatch:
                 return
             if entry.line in self._skip:
                 continue
-            seq, self.read = self.read, self.read + 1
+            seq = self.read
+            self.read += 1
             if entry.request is None:
                 self._ledger.record(seq, entry, outcome_of(entry, None, self._ui), malformed=True)
                 continue

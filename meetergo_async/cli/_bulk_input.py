@@ -63,7 +63,8 @@ def request_from_mapping(data: Mapping[str, Any]) -> UpdateRequest:
     connection_id = fields.pop("connectionId", None)
     if connection_id is None:
         raise ValueError("connectionId is missing")
-    owner, as_user = fields.pop("userId", None), fields.pop("asUser", None)
+    owner = fields.pop("userId", None)
+    as_user = fields.pop("asUser", None)
     try:
         return UpdateRequest(connection_id, update_from_dict(fields), owner, as_user)
     except (ArgumentValueError, ArgumentTypeError) as exc:
@@ -124,7 +125,8 @@ class _LineCounter:
 
     def take(self) -> tuple[int, str]:
         """Return the first line number and the text of the record just read."""
-        text, first = "".join(self.taken), self.count - len(self.taken) + 1
+        text = "".join(self.taken)
+        first = self.count - len(self.taken) + 1
         self.taken.clear()
         return first, text
 

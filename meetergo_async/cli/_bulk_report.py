@@ -84,11 +84,17 @@ class Ledger:
         failed: TextIO | None,
         report_name: str | None,
     ) -> None:
-        self._ui, self._bar = ui, bar
-        self._report, self._failed, self._report_name = report, failed, report_name
+        self._ui = ui
+        self._bar = bar
+        self._report = report
+        self._failed = failed
+        self._report_name = report_name
         self._waiting: dict[int, tuple[Entry, Outcome]] = {}
         self._next = 0
-        self.ok = self.failures = self.malformed = self.interrupted = 0
+        self.ok = 0
+        self.failures = 0
+        self.malformed = 0
+        self.interrupted = 0
 
     def record(self, seq: int, entry: Entry, outcome: Outcome, *, malformed: bool = False) -> None:
         """Count the ``seq``-th row's outcome and write every row that is now in order."""

@@ -90,7 +90,9 @@ def _row(text: bytes) -> tuple[int, str | None, bool] | None:
         return None
     if not isinstance(row, dict):
         return None
-    line, connection_id, ok = row.get("line"), row.get("connectionId"), row.get("ok")
+    line = row.get("line")
+    connection_id = row.get("connectionId")
+    ok = row.get("ok")
     if type(line) is not int or line < 1 or not isinstance(ok, bool):
         return None
     if connection_id is not None and not isinstance(connection_id, str):
@@ -105,7 +107,8 @@ def rows_to_send(source: LineSource, earlier: Earlier) -> int:
         CommandError: a report row's line is no record of the input, or names another id.
     """
     entries, _ = records(source)
-    todo, matched = 0, set()
+    todo = 0
+    matched = set()
     with contextlib.closing(entries):
         for entry in entries:
             todo += entry.line not in earlier.done
@@ -114,8 +117,12 @@ def rows_to_send(source: LineSource, earlier: Earlier) -> int:
             matched.add(entry.line)
             reported = earlier.ids[entry.line]
             if reported != entry.connection_id:
-                _changed(source, earlier, f"line {entry.line} is {entry.connection_id} in it "
-                         f"but {reported} in the report")  # fmt: skip
+                _changed(
+                    source,
+                    earlier,
+                    f"line {entry.line} is {entry.connection_id} in it "
+                    f"but {reported} in the report",
+                )
     missing = sorted(set(earlier.ids) - matched)
     if missing:
         _changed(source, earlier, f"the report has line {missing[0]}, which it has no row on")

@@ -95,9 +95,11 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
     check_acting_user(args, given)
     try:
         return MeetergoClient(
-            api_key=given["api_key"][0], user_id=given["user_id"][0], base_url=base_url,
+            api_key=given["api_key"][0],
+            user_id=given["user_id"][0],
+            base_url=base_url,
             **options,
-        )  # fmt: skip
+        )
     except (TypeError, ValueError) as exc:
         message = in_words(exc, names)
         # "leave {name} (and MEETERGO_USER_ID) unset" when {name} is that variable already.
@@ -112,7 +114,8 @@ def credentials(args: argparse.Namespace) -> dict[str, tuple[str | None, str]]:
     """
     found: dict[str, tuple[str | None, str]] = {}
     for name, variable in _VARIABLES.items():
-        option, value = OPTION_NAMES[name], getattr(args, name)
+        option = OPTION_NAMES[name]
+        value = getattr(args, name)
         if value is None and os.environ.get(variable, "").strip():
             found[name] = (os.environ[variable], variable)
         else:
@@ -131,7 +134,8 @@ def check_acting_user(
     Raises:
         CommandError: an ``ak_live:`` key, no ``--user-id`` (or variable), no ``--as-user``.
     """
-    key, user = given["api_key"][0] or "", given["user_id"][0]
+    key = given["api_key"][0] or ""
+    user = given["user_id"][0]
     if needs_acting_user(key, user) and getattr(args, "as_user", None) is None:
         raise CommandError(
             "a platform API key (ak_live:...) acts for a user of your company that each "

@@ -69,8 +69,11 @@ class PlainProgress(_Quiet):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(ui)
-        self._description, self._total, self._clock = description, total, clock
-        self.ok = self.failed = 0
+        self._description = description
+        self._total = total
+        self._clock = clock
+        self.ok = 0
+        self.failed = 0
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
         self._samples.append((clock(), 0))
 
@@ -87,7 +90,9 @@ class PlainProgress(_Quiet):
 
     def line(self) -> str:
         """Describe the run now: done (of total), ok, failed, the recent pace and the ETA."""
-        now, done, total = self._clock(), self.done, self._total
+        now = self._clock()
+        done = self.done
+        total = self._total
         self._samples.append((now, done))
         while len(self._samples) > 2 and now - self._samples[1][0] >= PACE_SPAN:
             self._samples.popleft()
@@ -169,7 +174,9 @@ def _rich_progress(ui: Ui, description: str, total: int | None) -> Iterator[Prog
 
 class _RichProgress:
     def __init__(self, ui: Ui, bar: Any, task: Any) -> None:
-        self._ui, self._bar, self._task = ui, bar, task
+        self._ui = ui
+        self._bar = bar
+        self._task = task
         self._failed = 0
 
     def advance(self, ok: bool, status: str = "") -> None:

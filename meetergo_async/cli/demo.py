@@ -198,7 +198,8 @@ async def _update(client: MeetergoClient, requests: list[UpdateRequest], bar: Pr
 
 
 def _setup_lines(count: int, limits: _Limits, seed: int) -> list[str]:
-    faults, window = DEMO_FAULTS, f"{DEMO_WINDOW:g} s"
+    faults = DEMO_FAULTS
+    window = f"{DEMO_WINDOW:g} s"
     ratio = limits.client / limits.server
     why = f"{ratio:.3g}x the server's limit on purpose"
     return [
@@ -224,12 +225,15 @@ class _Report(NamedTuple):
 def _summary_lines(
     report: _Report, stats: ClientStats, fake: FakeMeetergo, limits: _Limits
 ) -> list[str]:
-    total, elapsed, statuses = report.total, report.elapsed, fake.status_counts
+    total = report.total
+    elapsed = report.elapsed
+    statuses = fake.status_counts
     why = ", ".join(f"{n} after a {kind}" for kind, n in report.retries.most_common())
     # A 503 fault is answered before the rate limit counts the request; the rest passed it.
     let_through = statuses.total() - statuses[429] - statuses[503]
     most = limits.server * math.ceil(elapsed / DEMO_WINDOW)  # a sliding log's maximum
-    server_rate, client_rate = limits.server / DEMO_WINDOW, limits.client / DEMO_WINDOW
+    server_rate = limits.server / DEMO_WINDOW
+    client_rate = limits.client / DEMO_WINDOW
     pace = stats.rate or client_rate
     adapted = f"kept to its configured {client_rate:g} req/s"
     if pace < client_rate:

@@ -131,7 +131,8 @@ def _url(fake: FakeMeetergo, host: str) -> str:
 
 
 def _print_banner(ui: Ui, fake: FakeMeetergo, args: argparse.Namespace) -> None:
-    rate, block = args.rate_per_minute, args.block_seconds
+    rate = args.rate_per_minute
+    block = args.block_seconds
     limit = "no rate limit"
     if rate:
         blocks = f"an overshoot blocks for {60 if block is None else block:g} s"

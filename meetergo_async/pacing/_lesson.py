@@ -65,4 +65,5 @@ class Lesson:
 
     def forget(self) -> None:
         """The server's headers tell the limit now."""
-        self.limit = self.refused_at = None
+        self.limit = None
+        self.refused_at = None

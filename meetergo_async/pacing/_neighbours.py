@@ -110,7 +110,8 @@ class Neighbours:
             self._busy_until = now + REFRESH
             self._present_until = now + seconds
         elif fewest is not None and at_least > fewest + noise:
-            self._busy_until = self._present_until = now + seconds
+            self._busy_until = now + seconds
+            self._present_until = now + seconds
             fewest = None  # count afresh from here
         elif at_least > noise:  # they sent within a window: maybe still sending
             self._busy_until = max(self._busy_until, now + REFRESH)

@@ -156,11 +156,13 @@ class SlidingWindowPolicy:
         return wait
 
     def _quota_binds(self, now: float) -> bool:
-        limit, quota = self._own_limit(), self._neighbours.cap(now)
+        limit = self._own_limit()
+        quota = self._neighbours.cap(now)
         return quota is not None and (limit is None or quota < limit)
 
     def _cap(self, now: float) -> int | None:
-        cap, quota = self._own_limit(), self._neighbours.cap(now)
+        cap = self._own_limit()
+        quota = self._neighbours.cap(now)
         if quota is not None:
             cap = quota if cap is None else min(cap, quota)
         return cap

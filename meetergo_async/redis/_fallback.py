@@ -38,7 +38,9 @@ class Fallback:
         local: Callable[[SlidingWindow], Pacer],
         clock: Callable[[], float],
     ) -> None:
-        self._b, self._local, self._clock = binding, local, clock
+        self._b = binding
+        self._local = local
+        self._clock = clock
         self.active = False
         self.retry_at = -math.inf
         self.reason = ""
@@ -66,8 +68,12 @@ class Fallback:
             self._window = window
         log.warning(
             "%s: this client paces itself at %d requests per %gs (1/%d of %d) until it does",
-            self.reason, own, self._seconds, share, limit,
-        )  # fmt: skip
+            self.reason,
+            own,
+            self._seconds,
+            share,
+            limit,
+        )
 
     def stop(self) -> None:
         """Redis answers again."""

@@ -25,7 +25,8 @@ class Journal:
     """One process's history and news about its requests (times on the process's clock)."""
 
     def __init__(self, window: float, flight: float) -> None:
-        self._window, self._flight = window, flight
+        self._window = window
+        self._flight = flight
         self.in_flight: dict[str, float] = {}  # member -> when sent
         self._ended: deque[tuple[str, float, float]] = deque()  # (member, sent, ended)
         self.pending: dict[str, Update] = {}

@@ -67,15 +67,23 @@ class RedisLimiter:
         max_pause: float,
         flight: float,
     ) -> None:
-        self._b, self._clock, self._sleep, self._max_pause = binding, clock, sleep, max_pause
+        self._b = binding
+        self._clock = clock
+        self._sleep = sleep
+        self._max_pause = max_pause
         self._process = secrets.token_hex(8)
         self._journal = Journal(binding.window.seconds, flight)
         local = partial(sliding_window_limiter, clock=clock, sleep=sleep, max_pause=max_pause)
         self._fallback = Fallback(binding, local, clock)
         self._pump = Pump(
-            binding, self._journal, self._fallback, process=self._process, flight=flight,
-            clock=clock, sleep=sleep,
-        )  # fmt: skip
+            binding,
+            self._journal,
+            self._fallback,
+            process=self._process,
+            flight=flight,
+            clock=clock,
+            sleep=sleep,
+        )
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
 

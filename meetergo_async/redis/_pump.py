@@ -67,13 +67,20 @@ class Pump:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
-        self._b, self._journal, self._fallback = binding, journal, fallback
-        self._process, self._flight, self._clock, self._sleep = process, flight, clock, sleep
+        self._b = binding
+        self._journal = journal
+        self._fallback = fallback
+        self._process = process
+        self._flight = flight
+        self._clock = clock
+        self._sleep = sleep
         self.seq = 0
         self._waiting: deque[asyncio.Future[Grant | None]] = deque()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._urgent = self._idle = self._closed = False
+        self._urgent = False
+        self._idle = False
+        self._closed = False
         self._script: Any = None
         self._redis: Any = None
         self._owned = False
@@ -200,10 +207,19 @@ class Pump:
         self, wanted: int, first: int, updates: list[Update], hello: int, now: float
     ) -> Reply:
         args = arguments(
-            limit=self._b.window.limit, window=self._b.window.seconds, flight=self._flight,
-            presence=self._b.presence, process=self._process, generation=self._generation,
-            full=self._full, wanted=wanted, hello=hello, first=first, updates=updates, now=now,
-        )  # fmt: skip
+            limit=self._b.window.limit,
+            window=self._b.window.seconds,
+            flight=self._flight,
+            presence=self._b.presence,
+            process=self._process,
+            generation=self._generation,
+            full=self._full,
+            wanted=wanted,
+            hello=hello,
+            first=first,
+            updates=updates,
+            now=now,
+        )
         if self._script is None:
             self._redis, self._owned = self._b.connect()
             self._script = self._redis.register_script(source())
@@ -223,11 +239,13 @@ class Pump:
 
     def _learn(self, reply: Reply, hello_at: float | None) -> None:
         if reply.generation != self._generation:
-            self._generation, self.blocks = reply.generation, reply.blocks
+            self._generation = reply.generation
+            self.blocks = reply.blocks
         self.blocks = max(self.blocks, reply.blocks)
         self.blocked = reply.stamp % 2 == 1
         self.blocked_replies += self.blocked
-        self.limit, self.heard = reply.limit, reply.heard
+        self.limit = reply.limit
+        self.heard = reply.heard
         self._fallback.processes = max(1, reply.processes)
         if hello_at is not None:
             self._hello_at = hello_at

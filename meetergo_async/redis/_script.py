@@ -99,9 +99,17 @@ def arguments(
 ) -> list[str | int | float]:
     """The script's ARGV; times of ``updates`` become ages in ms against ``now``."""
     args: list[str | int | float] = [
-        limit, _whole_ms(window), _whole_ms(flight), _whole_ms(presence), process,
-        generation, "1" if full else "0", wanted, hello, first,
-    ]  # fmt: skip
+        limit,
+        _whole_ms(window),
+        _whole_ms(flight),
+        _whole_ms(presence),
+        process,
+        generation,
+        "1" if full else "0",
+        wanted,
+        hello,
+        first,
+    ]
     for u in updates:
         since_end = max(0, math.floor((now - u.ended) * 1000)) if u.kind in "AE" else 0
         since_sent = max(0, math.floor((now - u.sent) * 1000))
@@ -142,7 +150,8 @@ def parse_reply(raw: Sequence[object]) -> Reply:
     """
     if len(raw) < 8:
         raise ValueError(f"unexpected reply from the budget script: {len(raw)} values")
-    status, generation = _text(raw[0]), _text(raw[1])
+    status = _text(raw[0])
+    generation = _text(raw[1])
     numbers = [_int(value) for value in raw[2:]]
     now_ms, limit, processes, stamp, retry_ms, heard = numbers[:6]
     return Reply(

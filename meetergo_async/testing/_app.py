@@ -69,8 +69,12 @@ class FakeApp:
         latency: float,
         record: bool,
     ) -> None:
-        self.store, self.auth, self.rate, self.faults = store, auth, rate, faults
-        self.latency, self.record = float(latency), record
+        self.store = store
+        self.auth = auth
+        self.rate = rate
+        self.faults = faults
+        self.latency = float(latency)
+        self.record = record
         self.scripts: list[Script] = []
         self.requests: list[RecordedRequest] = []
         self.status_counts: Counter[int] = Counter()

@@ -209,7 +209,8 @@ class _NestLimiter:
     __slots__ = ("_block", "_clock", "_limit", "_logs", "_ttl")
 
     def __init__(self, config: NestThrottler, clock: Clock) -> None:
-        self._limit, self._ttl = config.limit, float(config.ttl)
+        self._limit = config.limit
+        self._ttl = float(config.ttl)
         self._block = config.block_seconds
         self._clock = clock
         self._logs: dict[str, _Log] = {}

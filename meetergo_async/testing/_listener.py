@@ -23,7 +23,8 @@ class Listener:
 
     def __init__(self, app: FakeApp, host: str, port: int, shutdown_timeout: float) -> None:
         self._app = app
-        self._host, self._port = host, port
+        self._host = host
+        self._port = port
         # aiohttp reads a shutdown timeout of 0 as "wait forever"; we mean "cancel at once".
         self._shutdown_timeout = max(float(shutdown_timeout), 0.001)
         self._runner: web.ServerRunner | None = None
@@ -63,7 +64,8 @@ class Listener:
 
     async def close(self) -> None:
         """Stop serving, letting in-flight requests finish within the shutdown timeout."""
-        runner, self._runner = self._runner, None
+        runner = self._runner
+        self._runner = None
         if runner is None:
             return
         await runner.cleanup()

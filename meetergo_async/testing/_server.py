@@ -9,7 +9,6 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 from meetergo_async._validate import check_strings
@@ -127,8 +126,14 @@ class FakeMeetergo:
         self._user_ids = check_strings("user_ids", user_ids)
         expired = check_strings("expired_api_keys", expired_api_keys)
         auth = Authenticator(self._api_keys, expired, self._personal_tokens, self._user_ids)
-        rate = build_rate(rate_limit, clock, rate_limit_headers, retry_after_header,
-                          header_suffix, rate_limit_status)  # fmt: skip
+        rate = build_rate(
+            rate_limit,
+            clock,
+            rate_limit_headers,
+            retry_after_header,
+            header_suffix,
+            rate_limit_status,
+        )
         faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
         store = ConnectionStore.seeded(wall_clock, connections or (), generate)
         self._app = FakeApp(store, auth, rate, faults, latency=latency, record=record_requests)
@@ -284,10 +289,7 @@ class FakeMeetergo:
         await self.start()
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     def __repr__(self) -> str:

@@ -26,9 +26,12 @@ ROWS = 3000
 
 async def _start(fake: FakeMeetergo, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        *COMMAND, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *COMMAND,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env=subprocess_env(fake),
-    )  # fmt: skip
+    )
 
 
 async def _finish(process: asyncio.subprocess.Process, timeout: float = 30) -> tuple[str, str]:

@@ -26,9 +26,15 @@ async def test_forty_updates_to_one_connection_under_faults_end_with_the_last(
     drops = {"drop_before_rate": 0.05, "drop_after_rate": 0.05}
     async with FakeMeetergo(generate=3, rate_limit=None, seed=14, **faults, **drops) as fake:
         async with MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url, rate_limit=None,
-            retry=FAST, max_concurrency=8, clock=fake_time.clock, sleep=fake_time.sleep,
-        ) as client:  # fmt: skip
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
+            rate_limit=None,
+            retry=FAST,
+            max_concurrency=8,
+            clock=fake_time.clock,
+            sleep=fake_time.sleep,
+        ) as client:
             results = await client.update_calendar_connections(items)
         final = fake.connections[ID]["primaryCalendar"]
         sent = [r.json["primaryCalendar"] for r in fake.requests if r.connection_id == ID]

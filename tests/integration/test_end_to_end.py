@@ -49,9 +49,10 @@ async def test_update_and_list_round_trip() -> None:
     assert sorted(listed) == ["conn-0000", "conn-0001", "conn-0002"]
     [recorded] = [r for r in fake.requests if r.method == "PATCH"]
     assert recorded.json == {
-        "primaryCalendar": "work", "selectedCalendars": ["work", "home"],
+        "primaryCalendar": "work",
+        "selectedCalendars": ["work", "home"],
         "syncBuffersToCalendar": True,
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("conn_id", ["a/b", "../x", "a?b#c", "ä ö", "%2F", "..", "."])
@@ -180,9 +181,15 @@ async def test_fault_soak_every_item_ends_ok_and_nothing_leaks() -> None:
     n = 2000
     tasks_before = asyncio.all_tasks()
     fake = FakeMeetergo(
-        generate=n, rate_limit=None, seed=42, fail_rate=0.10, fail_statuses=(503,),
-        drop_before_rate=0.01, drop_after_rate=0.01, record_requests=False,
-    )  # fmt: skip
+        generate=n,
+        rate_limit=None,
+        seed=42,
+        fail_rate=0.10,
+        fail_statuses=(503,),
+        drop_before_rate=0.01,
+        drop_after_rate=0.01,
+        record_requests=False,
+    )
     policy = RetryPolicy(max_attempts=8, initial_backoff=0.001, max_backoff=0.01)
     updates = {
         f"conn-{i:04d}": CalendarConnectionUpdate(

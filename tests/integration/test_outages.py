@@ -62,9 +62,14 @@ async def bulk_with_outage(
     async with fake:
         time = OutageClock(fake)
         client = MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url, rate_limit=None,
-            retry=policy or RetryPolicy(), clock=time.clock, sleep=time.sleep,
-        )  # fmt: skip
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
+            rate_limit=None,
+            retry=policy or RetryPolicy(),
+            clock=time.clock,
+            sleep=time.sleep,
+        )
         outages: list[asyncio.Task[None]] = []
 
         def read_lazily() -> Any:
@@ -106,9 +111,11 @@ async def test_a_single_failure_on_a_healthy_service_is_retried_as_before() -> N
     async with FakeMeetergo(generate=1, rate_limit=None) as fake:
         fake.enqueue("PATCH", "/v4/calendar-connections/connections/conn-0000", 503)
         async with MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url,
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
             retry=RetryPolicy(initial_backoff=0.001),
-        ) as client:  # fmt: skip
+        ) as client:
             await client.update_calendar_connection(
                 "conn-0000", CalendarConnectionUpdate(validate_availability=False)
             )
@@ -123,9 +130,13 @@ async def test_a_gateway_throttling_with_503_paces_the_client() -> None:
     fake = FakeMeetergo(generate=N, rate_limit=bucket, rate_limit_status=503, clock=time.clock)
     async with fake:
         client = MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url,
-            rate_limit=TokenBucket.per_second(80, burst=5), clock=time.clock, sleep=time.sleep,
-        )  # fmt: skip
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
+            rate_limit=TokenBucket.per_second(80, burst=5),
+            clock=time.clock,
+            sleep=time.sleep,
+        )
         async with client:
             results = await client.update_calendar_connections(items("t"))
     assert all(r.ok for r in results)
@@ -142,9 +153,12 @@ async def test_a_503_with_retry_after_pauses_the_client_like_a_429() -> None:
         fake.enqueue("PATCH", path, 503, headers={"Retry-After": "1"})
         clock_time = OutageClock(fake)
         async with MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url,
-            clock=clock_time.clock, sleep=clock_time.sleep,
-        ) as client:  # fmt: skip
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
+            clock=clock_time.clock,
+            sleep=clock_time.sleep,
+        ) as client:
             await client.update_calendar_connection(
                 "conn-0000", CalendarConnectionUpdate(validate_availability=False)
             )
@@ -157,9 +171,11 @@ async def test_errors_of_the_request_are_not_an_outage(status: int, error: type)
     fake = FakeMeetergo(generate=1, rate_limit=None, fail_rate=1.0, fail_statuses=[status])
     async with fake:
         client = MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url,
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
             retry=RetryPolicy(initial_backoff=0.001),
-        )  # fmt: skip
+        )
         async with client:
             with pytest.raises(error) as caught:
                 await client.list_calendar_connections()

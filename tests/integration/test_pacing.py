@@ -129,9 +129,12 @@ async def test_probes_into_a_block_do_not_spend_a_calls_attempts() -> None:
     fake = FakeMeetergo(rate_limit=server, rate_limit_headers=False, clock=time.clock)
     async with fake:
         client = MeetergoClient(
-            fake.api_key, user_id=fake.user_id, base_url=fake.url, clock=time.clock,
+            fake.api_key,
+            user_id=fake.user_id,
+            base_url=fake.url,
+            clock=time.clock,
             sleep=time.sleep,
-        )  # fmt: skip
+        )
         async with client:
             for _ in range(3):
                 await client.list_calendar_connections()

@@ -34,11 +34,29 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
     folder: Path = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(  # noqa: S603 - a fixed command line
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context
@@ -74,9 +92,14 @@ class Counting:
 def https_client(url: str, fake_time: FakeTime) -> MeetergoClient:
     """A client of ``url`` over https, with the default retry policy."""
     return MeetergoClient(
-        DEFAULT_API_KEY, user_id=DEFAULT_USER_ID, base_url=url.replace("http:", "https:"),
-        rate_limit=None, retry=RetryPolicy(), clock=fake_time.clock, sleep=fake_time.sleep,
-    )  # fmt: skip
+        DEFAULT_API_KEY,
+        user_id=DEFAULT_USER_ID,
+        base_url=url.replace("http:", "https:"),
+        rate_limit=None,
+        retry=RetryPolicy(),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
 
 
 async def fail_once(client: MeetergoClient) -> APITLSError:

@@ -55,9 +55,20 @@ class RedisServer:
     def start(self) -> None:
         """Start in the foreground, persistence off; return once it answers PING."""
         command = [
-            self._executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(self._directory), "--logfile", "",
-        ]  # fmt: skip
+            self._executable,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self._directory),
+            "--logfile",
+            "",
+        ]
         self._proc = subprocess.Popen(  # noqa: S603 - the Debian binary, fixed arguments
             command, cwd=self._directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

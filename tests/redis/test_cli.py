@@ -49,8 +49,9 @@ async def test_bulk_paces_on_the_shared_budget(
             where: list[str] = []
         else:
             where = ["--redis-url", redis_server.url]
-        result = await cli(capsys, "bulk", str(rows(tmp_path / "in.jsonl", 5)), *creds(fake),
-                           *where)  # fmt: skip
+        result = await cli(
+            capsys, "bulk", str(rows(tmp_path / "in.jsonl", 5)), *creds(fake), *where
+        )
         assert result.status == 0, result.err
         assert [c["primaryCalendar"] for c in fake.connections.values()] == [
             f"cal-{i}" for i in range(5)
@@ -69,8 +70,9 @@ async def test_bad_redis_options_are_refused_before_sending(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], message: str
 ) -> None:
     async with FakeMeetergo(generate=1) as fake:
-        result = await cli(capsys, "bulk", str(rows(tmp_path / "in.jsonl", 1)), *creds(fake),
-                           *extra)  # fmt: skip
+        result = await cli(
+            capsys, "bulk", str(rows(tmp_path / "in.jsonl", 1)), *creds(fake), *extra
+        )
         assert fake.requests == []
     assert result.status == 2
     assert message in result.err

@@ -63,10 +63,19 @@ class Script:
         limit: int | None = None,
     ) -> Reply:
         args = arguments(
-            limit=limit or self.limit, window=self.window, flight=1.0, presence=10.0,
-            process=process, generation=generation, full=full, wanted=wanted, hello=hello,
-            first=self.first, updates=updates, now=time.monotonic(),
-        )  # fmt: skip
+            limit=limit or self.limit,
+            window=self.window,
+            flight=1.0,
+            presence=10.0,
+            process=process,
+            generation=generation,
+            full=full,
+            wanted=wanted,
+            hello=hello,
+            first=self.first,
+            updates=updates,
+            now=time.monotonic(),
+        )
         reply = parse_reply(await self._script(keys=list(self.keys), args=args))
         self.granted = [f"{process}:{self.first + i}" for i in range(len(reply.waits))]
         self.first += wanted
@@ -108,11 +117,39 @@ def test_keys_share_one_hash_tag_and_hide_the_api_key() -> None:
 def test_arguments_turn_times_into_ages_in_whole_milliseconds() -> None:
     update = Update("A", "p:1", ended=9.5, sent=9.25, status=429, retry_ms=1000, stamp=3)
     args = arguments(
-        limit=100, window=60.0, flight=30.0, presence=120.0, process="p", generation="g",
-        full=True, wanted=2, hello=1, first=7, updates=[update], now=10.0,
-    )  # fmt: skip
-    assert args == [100, 60000, 30000, 120000, "p", "g", "1", 2, 1, 7,
-                    "A", "p:1", 500, 750, 429, 1000, -1, 3]  # fmt: skip
+        limit=100,
+        window=60.0,
+        flight=30.0,
+        presence=120.0,
+        process="p",
+        generation="g",
+        full=True,
+        wanted=2,
+        hello=1,
+        first=7,
+        updates=[update],
+        now=10.0,
+    )
+    assert args == [
+        100,
+        60000,
+        30000,
+        120000,
+        "p",
+        "g",
+        "1",
+        2,
+        1,
+        7,
+        "A",
+        "p:1",
+        500,
+        750,
+        429,
+        1000,
+        -1,
+        3,
+    ]
 
 
 def test_parse_reply_reads_bytes_and_waits_in_seconds() -> None:

@@ -40,9 +40,12 @@ def items(start: int, count: int, tag: str = "v") -> list[UpdateRequest]:
 
 def client(fake: FakeMeetergo, budget: Any, *, api_key: str | None = None, **options: Any):
     return MeetergoClient(
-        api_key or fake.api_key, user_id=fake.user_id, base_url=fake.url, rate_limit=budget,
+        api_key or fake.api_key,
+        user_id=fake.user_id,
+        base_url=fake.url,
+        rate_limit=budget,
         **options,
-    )  # fmt: skip
+    )
 
 
 async def test_two_clients_share_the_limit_of_one_key(
@@ -219,10 +222,16 @@ def test_a_budget_is_a_rate_limit_option_and_checks_its_arguments(
 ) -> None:
     budget = RedisBudget(redis_server.url, SlidingWindow(10, 1.0))
     settings = resolve_settings(
-        api_key="ak_live:x:y", user_id="u", base_url=None, allow_insecure_http=False,
-        timeout=30.0, retry=MeetergoClient.__init__.__kwdefaults__["retry"], rate_limit=budget,
-        max_concurrency=4, max_response_bytes=1000,
-    )  # fmt: skip
+        api_key="ak_live:x:y",
+        user_id="u",
+        base_url=None,
+        allow_insecure_http=False,
+        timeout=30.0,
+        retry=MeetergoClient.__init__.__kwdefaults__["retry"],
+        rate_limit=budget,
+        max_concurrency=4,
+        max_response_bytes=1000,
+    )
     assert settings.rate_limit is budget
     assert "s3cr3t" not in repr(budget)
     cases: list[tuple[dict[str, Any], type[Exception], str]] = [

@@ -128,18 +128,27 @@ def test_requests_during_a_block_do_not_extend_it() -> None:
 @pytest.mark.parametrize(
     ("verdict", "options", "expected"),
     [
-        (ok(2, 7), {}, {"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2",
-                        "X-RateLimit-Reset": "7"}),
+        (
+            ok(2, 7),
+            {},
+            {"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "7"},
+        ),
         (refused(5, 7), {}, {"Retry-After": "5"}),
-        (ok(2, 7), {"suffix": "-short"}, {"X-RateLimit-Limit-short": "3",
-                                          "X-RateLimit-Remaining-short": "2",
-                                          "X-RateLimit-Reset-short": "7"}),
+        (
+            ok(2, 7),
+            {"suffix": "-short"},
+            {
+                "X-RateLimit-Limit-short": "3",
+                "X-RateLimit-Remaining-short": "2",
+                "X-RateLimit-Reset-short": "7",
+            },
+        ),
         (refused(5, 7), {"suffix": "-short"}, {"Retry-After-short": "5"}),
         (ok(2, 7), {"rate_headers": False}, {}),
         (refused(5, 7), {"rate_headers": False}, {}),
         (refused(5, 7), {"retry_after": False}, {}),
     ],
-)  # fmt: skip
+)
 def test_headers_as_nestjs_sends_them(
     verdict: Verdict, options: dict[str, object], expected: dict[str, str]
 ) -> None:

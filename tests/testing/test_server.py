@@ -43,10 +43,20 @@ async def test_patch_answers_the_whole_connection_object(
 
     assert status == 200
     assert set(body) == {
-        "id", "provider", "email", "isPrimary", "isConnected", "primaryCalendar",
-        "selectedCalendars", "validateAvailability", "cancelIfDeclinedOrDeleted",
-        "disableAttendeeNotification", "syncBuffersToCalendar", "createdAt", "updatedAt",
-    }  # fmt: skip
+        "id",
+        "provider",
+        "email",
+        "isPrimary",
+        "isConnected",
+        "primaryCalendar",
+        "selectedCalendars",
+        "validateAvailability",
+        "cancelIfDeclinedOrDeleted",
+        "disableAttendeeNotification",
+        "syncBuffersToCalendar",
+        "createdAt",
+        "updatedAt",
+    }
     assert (body["selectedCalendars"], body["primaryCalendar"]) == (calendars, "work")
 
 
