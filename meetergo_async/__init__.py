@@ -18,14 +18,20 @@ from ._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RETRY_POLICY,
     DEFAULT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_USER_ID,
     RetryPolicy,
 )
+from ._credentials import API_KEY_PREFIX, PAT_PREFIX
 from ._events import AttemptEvent, Event, OnEvent, OnRetry, RetryEvent, WaitEvent, WaitReason
-from ._serde import to_dict, update_from_dict
+from ._http import USER_ID_HEADER
+from ._serde import UPDATE_FIELD_NAMES, to_dict, update_from_dict
 from ._transport import Request, Response, Transport
 from ._unset import UNSET, Unset
 from ._version import __version__
 from .errors import (
+    REDACTED,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -48,13 +54,21 @@ from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest,
 from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
 
 __all__ = [
+    "API_KEY_PREFIX",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_TIMEOUT",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_USER_ID",
+    "PAT_PREFIX",
+    "REDACTED",
     "UNSET",
+    "UPDATE_FIELD_NAMES",
+    "USER_ID_HEADER",
     "APIConnectionError",
     "APIStatusError",
     "APITLSError",

@@ -14,9 +14,9 @@ from typing import Final
 
 from . import errors
 from ._http import parse_retry_after
+from .errors import REDACTED
 
 MAX_MESSAGE_CHARS: Final = 500
-REDACTED: Final = "***"
 _MAX_PAGE_CHARS: Final = 100_000  # a body's title and first text come before this
 
 _ERROR_CLASSES: Final[Mapping[int, type[errors.APIStatusError]]] = {

@@ -16,7 +16,9 @@ from ._validate import CONTROL, check_optional_text
 from .errors import NAME, ArgumentTypeError, ArgumentValueError
 
 PAT_PREFIX: Final = "rgo-"
+"""How a personal access token starts: it always acts as its owner."""
 API_KEY_PREFIX: Final = "ak_live:"
+"""How a platform API key starts: it acts for the user each request names."""
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 _WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 

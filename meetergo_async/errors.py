@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from typing import Final
 
 __all__ = [
+    "REDACTED",
     "APIConnectionError",
     "APIStatusError",
     "APITLSError",
@@ -59,6 +60,8 @@ __all__ = [
     "ServerError",
 ]
 
+REDACTED: Final = "***"
+"""What stands for a credential wherever one would appear: messages, bodies, headers."""
 NAME: Final = "{name}"
 """Where the argument's name stands in an ``ArgumentError``'s template."""
 _MAX_STR_CHARS: Final = 200

@@ -12,14 +12,14 @@ import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final, TypeAlias
 
+from meetergo_async import ENV_API_KEY, REDACTED
+
 PROG: Final = "meetergo-async"
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 """Some work failed: the API refused, or the network did not answer."""
 EXIT_USAGE: Final = 2
 """Bad usage or bad input: nothing was sent."""
-ENV_API_KEY: Final = "MEETERGO_API_KEY"
-REDACTED: Final = "***"
 
 
 class CommandError(Exception):

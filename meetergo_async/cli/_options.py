@@ -14,12 +14,17 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Final
 
-from meetergo_async import CalendarConnectionUpdate, MeetergoClient
-from meetergo_async._config import ENV_API_KEY, ENV_BASE_URL, ENV_USER_ID
-from meetergo_async._credentials import needs_acting_user
-from meetergo_async._http import USER_ID_HEADER
-from meetergo_async._serde import UPDATE_FIELD_NAMES
-from meetergo_async.errors import ArgumentError
+from meetergo_async import (
+    API_KEY_PREFIX,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_USER_ID,
+    UPDATE_FIELD_NAMES,
+    USER_ID_HEADER,
+    ArgumentError,
+    CalendarConnectionUpdate,
+    MeetergoClient,
+)
 
 from ._common import CommandError
 
@@ -136,7 +141,7 @@ def check_acting_user(
     """
     key = given["api_key"][0] or ""
     user = given["user_id"][0]
-    if needs_acting_user(key, user) and getattr(args, "as_user", None) is None:
+    if key.startswith(API_KEY_PREFIX) and user is None and getattr(args, "as_user", None) is None:
         raise CommandError(
             "a platform API key (ak_live:...) acts for a user of your company that each "
             f"request must name in the {USER_ID_HEADER} header: pass --user-id or set "

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from meetergo_async.cli import _interrupts, bulk
+from meetergo_async.cli import _interrupts
+from meetergo_async.cli.bulk import _command as bulk
 from meetergo_async.testing import FakeMeetergo
 from tests.cli._helpers import Result, cli, conn_ids, creds, read_jsonl, updates, write_jsonl
 

@@ -15,9 +15,8 @@ import json
 import shlex
 from typing import Final, NamedTuple, NoReturn, TextIO
 
-from ._bulk_input import records
-from ._bulk_source import LineSource
-from ._common import PROG, CommandError
+from .._common import PROG, CommandError
+from .input import LineSource, records
 
 CARRIED_OPTIONS: Final = (
     ("failed", "--failed"),

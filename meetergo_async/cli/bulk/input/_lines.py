@@ -8,7 +8,7 @@ import sys
 from collections.abc import Generator, Iterator
 from typing import Final, TextIO
 
-from ._common import CommandError
+from ..._common import CommandError
 
 STDIN: Final = "-"
 CSV: Final = "csv"

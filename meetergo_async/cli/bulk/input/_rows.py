@@ -13,10 +13,11 @@ import json
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Final, NamedTuple
 
-from meetergo_async import UpdateRequest, update_from_dict
-from meetergo_async.errors import ArgumentTypeError, ArgumentValueError
+from meetergo_async import ArgumentTypeError, ArgumentValueError, UpdateRequest, update_from_dict
 
-from ._bulk_fields import (
+from ..._common import CommandError
+from ..._options import in_words
+from ._fields import (
     BOOLEAN_FIELDS,
     CALENDARS_FIELD,
     FIELDS,
@@ -24,9 +25,7 @@ from ._bulk_fields import (
     field_problem,
     unknown_names,
 )
-from ._bulk_source import JSONL, LineSource
-from ._common import CommandError
-from ._options import in_words
+from ._lines import JSONL, LineSource
 
 CLEAR: Final = "[]"
 """The CSV cell that clears ``selectedCalendars`` (an empty cell leaves them alone)."""

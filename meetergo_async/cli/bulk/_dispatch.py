@@ -15,15 +15,14 @@ from collections.abc import Container, Iterator
 
 from meetergo_async import MeetergoClient, UpdateRequest
 
-from ._bulk_input import Entry
-from ._bulk_report import Ledger, interrupted, outcome_of
-from ._bulk_source import LineSource
-from ._common import CommandError, Ui
-from ._interrupts import Interrupts
+from .._common import CommandError, Ui
+from .._interrupts import Interrupts
+from ._report import ReportWriter, interrupted, outcome_of
+from .input import Entry, LineSource
 
 
 class Dispatch:
-    """Hands the rows to the client and records every outcome in the ``Ledger``.
+    """Hands the rows to the client and records every outcome in the ``ReportWriter``.
 
     Args:
         entries: the input's rows, read lazily.
@@ -34,13 +33,13 @@ class Dispatch:
         self,
         ui: Ui,
         entries: Iterator[Entry],
-        ledger: Ledger,
+        report: ReportWriter,
         interrupts: Interrupts,
         skip: Container[int] = (),
     ) -> None:
         self._ui = ui
         self._entries = entries
-        self._ledger = ledger
+        self._report = report
         self._interrupts = interrupts
         self._skip = skip
         self.in_flight: dict[int, tuple[int, Entry]] = {}
@@ -60,7 +59,7 @@ class Dispatch:
             seq = self.read
             self.read += 1
             if entry.request is None:
-                self._ledger.record(seq, entry, outcome_of(entry, None, self._ui), malformed=True)
+                self._report.record(seq, entry, outcome_of(entry, None, self._ui), malformed=True)
                 continue
             self._ids[entry.request.connection_id] += 1
             self.in_flight[next(sent)] = (seq, entry)
@@ -73,12 +72,12 @@ class Dispatch:
         async with contextlib.aclosing(results) as stream:
             async for result in stream:
                 seq, entry = self.in_flight.pop(result.index)
-                self._ledger.record(seq, entry, outcome_of(entry, result, self._ui))
+                self._report.record(seq, entry, outcome_of(entry, result, self._ui))
 
     def abandon(self, signal_name: str) -> None:
         """Record the rows still in flight as interrupted by ``signal_name``."""
         for seq, entry in sorted(self.in_flight.values(), key=lambda pair: pair[0]):
-            self._ledger.record(seq, entry, interrupted(signal_name))
+            self._report.record(seq, entry, interrupted(signal_name))
         self.in_flight.clear()
 
     def unread(self, source: LineSource) -> int | None:

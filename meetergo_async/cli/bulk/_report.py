@@ -6,20 +6,25 @@ Each row read ends in it exactly once per run::
      "error": "...", "attempts": 1}
 
 ``outcome`` is ``ok``, ``failed`` (``error`` says why) or ``interrupted`` (in flight when the
-run was stopped, no answer came: it may have been applied). ``Ledger`` counts the outcomes,
-prints failures and writes the report and the failed file.
+run was stopped, no answer came: it may have been applied). ``ReportWriter`` counts the
+outcomes, prints failures and writes the report and the failed file. Both files are checked
+before anything is sent: never the input itself, never stdout, never one file for both.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
 from typing import Final, NamedTuple, TextIO
 
 from meetergo_async import APIStatusError, ClientStats, UpdateResult
 
-from ._bulk_input import Entry
-from ._common import Ui
-from ._progress import Progress
+from .._common import CommandError, Ui
+from .._progress import Progress
+from ._resume import Earlier, open_for_append
+from .input import STDIN, Entry
 
 MAX_PRINTED_FAILURES: Final = 50
 """Failures beyond this many are only in the report, not on stderr."""
@@ -66,7 +71,7 @@ def interrupted(signal_name: str) -> Outcome:
     return Outcome(INTERRUPTED, None, why, None)
 
 
-class Ledger:
+class ReportWriter:
     """Counts outcomes, prints failures, and writes the report and failed files in input order.
 
     Outcomes arrive in completion order; each waits in a buffer until every earlier row has
@@ -152,3 +157,70 @@ class Ledger:
 def with_newline(text: str) -> str:
     """``text`` ending in a line break."""
     return text if text.endswith(("\n", "\r")) else text + "\n"
+
+
+def report_path(args: argparse.Namespace) -> str | None:
+    """The report to write: ``--resume``'s (which ``--report`` may repeat), else ``--report``.
+
+    Raises:
+        CommandError: ``--report`` names another file than ``--resume``.
+    """
+    if args.resume is None:
+        return args.report  # type: ignore[no-any-return]
+    if args.report is not None and not _same_file(args.report, args.resume):
+        raise CommandError("--resume appends to its own report: leave --report out")
+    return args.resume  # type: ignore[no-any-return]
+
+
+def check_paths(args: argparse.Namespace, report: str | None) -> None:
+    """Refuse outputs that are ``-``, the input file, or one file for both.
+
+    Raises:
+        CommandError: one of those.
+    """
+    outputs = [p for p in (report, args.failed) if p is not None]
+    if len(outputs) == 2 and _same_file(outputs[0], outputs[1]):
+        raise CommandError("--report and --failed must be different files")
+    for output in outputs:
+        if output == STDIN:
+            raise CommandError("--report, --resume and --failed take a file name, not -")
+        if args.file != STDIN and _same_file(output, args.file):
+            raise CommandError(f"{output} is the input file: writing it would destroy the input")
+
+
+def _same_file(a: str, b: str) -> bool:
+    with contextlib.suppress(OSError):
+        return os.path.samefile(a, b)
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def open_report(
+    stack: contextlib.AsyncExitStack, path: str | None, earlier: Earlier | None
+) -> TextIO | None:
+    """Open the report for the run (closed with ``stack``): appended to when resuming.
+
+    Raises:
+        CommandError: it cannot be written.
+    """
+    if earlier is None:
+        return open_output(stack, path)
+    try:
+        return stack.enter_context(open_for_append(earlier))
+    except OSError as exc:
+        raise CommandError(f"cannot write {earlier.path}: {exc.strerror or exc}") from None
+
+
+def open_output(stack: contextlib.AsyncExitStack, path: str | None) -> TextIO | None:
+    """Open ``path`` anew for writing (closed with ``stack``), or give ``None`` for no path.
+
+    Raises:
+        CommandError: it cannot be written.
+    """
+    if path is None:
+        return None
+    try:
+        # Line-buffered, so a long run can be followed with tail -f.
+        file = open(path, "w", encoding="utf-8", newline="", buffering=1)  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return stack.enter_context(file)

@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from meetergo_async._serde import UPDATE_FIELD_NAMES
+from meetergo_async import UPDATE_FIELD_NAMES
 
-from ._options import FLAG_FIELDS
+from ..._options import FLAG_FIELDS
 
 JSON_NAMES: Final = {
     "connection_id": "connectionId",
