@@ -1,64 +1,39 @@
-"""Shared fixtures, and a test-only shim for aioresponses on aiohttp >= 3.14."""
+"""The fixtures every test may use; the plain helpers they share are in ``tests.helpers``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import aioresponses.core
 import pytest
 
-
-class _NoStreamWriter:
-    """Stands in for the request's stream writer that aioresponses does not build."""
-
-    output_size = 0
-
-
-class _ShimmedClientResponse(aiohttp.ClientResponse):
-    # aioresponses 0.7.9 (the latest release) builds ClientResponse without the
-    # `stream_writer` argument that aiohttp 3.14 made required
-    # (pnuckowski/aioresponses#289). We keep aiohttp >= 3.14 (a security release,
-    # GHSA-jg22-mg44-37j8) and fill the argument in. Remove once aioresponses releases
-    # a fix. Bodies over 64 KiB (#292) are tested against a real local server instead.
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", _NoStreamWriter())
-        super().__init__(*args, **kwargs)
-
-
-aioresponses.core.ClientResponse = _ShimmedClientResponse  # type: ignore[misc]
-
-API_KEY = "ak_live:2f1d6c1e-1111-4a4a-9c9c-000000000001:s3cr3t-test-key"
-USER_ID = "user-0001"
-BASE_URL = "https://api.test.invalid"
+from meetergo_async.testing import FakeMeetergo
+from tests.helpers import FakeTime, ShimmedClientResponse
 
 
 @pytest.fixture
-def mock_api() -> Any:
-    """aioresponses, with unmatched requests raising instead of reaching a network."""
+def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses.aioresponses]:
+    """aioresponses, with unmatched requests raising instead of reaching a network.
+
+    aioresponses builds its responses with ``ShimmedClientResponse`` for the test's
+    duration only (see its docstring for why).
+    """
+    monkeypatch.setattr(aioresponses.core, "ClientResponse", ShimmedClientResponse)
     with aioresponses.aioresponses() as mocked:
         yield mocked
 
 
-class FakeTime:
-    """A clock and a sleep that advance together, so nothing waits for real.
+@pytest.fixture
+def fake_meetergo_options() -> dict[str, Any]:
+    """The product's ``fake_meetergo`` as most tests want it: three connections, no limit."""
+    return {"generate": 3, "rate_limit": None}
 
-    ``sleep`` records each wait, moves the clock forward and yields to the loop once.
-    """
 
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        import asyncio
-
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
+@pytest.fixture
+def fake(fake_meetergo: FakeMeetergo) -> FakeMeetergo:
+    """The product's ``fake_meetergo`` fixture, under the short name the tests use."""
+    return fake_meetergo
 
 
 @pytest.fixture
@@ -79,62 +54,3 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-
-
-def mocked_client(fake_time: FakeTime, **kwargs: Any) -> Any:
-    """A client of the mocked API on injected time, unpaced unless ``rate_limit`` is given."""
-    from meetergo_async import MeetergoClient
-
-    kwargs.setdefault("rate_limit", None)
-    return MeetergoClient(
-        API_KEY,
-        user_id=USER_ID,
-        base_url=BASE_URL,
-        clock=fake_time.clock,
-        sleep=fake_time.sleep,
-        **kwargs,
-    )
-
-
-def base_kind(error: BaseException | None) -> type[BaseException] | None:
-    """``ValueError`` or ``TypeError`` for an argument error (the SDK raises subclasses)."""
-    for kind in (ValueError, TypeError):
-        if isinstance(error, kind):
-            return kind
-    return None if error is None else type(error)
-
-
-class VirtualTime:
-    """A fake clock for many concurrent sleepers: time jumps to the earliest wake-up.
-
-    ``FakeTime`` adds every sleep to the clock, which is right for one sleeper at a time;
-    with several, their sleeps would add up. Here a sleep waits until the clock reaches its
-    end, and the sleeper whose end is the earliest moves the clock there after a few real
-    milliseconds, which let requests on the loopback finish first. ``on_tick`` runs each
-    time the clock moves (a test can restart a server at a given time).
-    """
-
-    def __init__(self, start: float = 0.0, real_step: float = 0.002) -> None:
-        self.now = start
-        self.real_step = real_step
-        self.on_tick: Any = None
-        self._ends: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        import asyncio
-        import bisect
-
-        end = self.now + max(0.0, seconds)
-        bisect.insort(self._ends, end)
-        try:
-            while self.now < end:
-                await asyncio.sleep(self.real_step)
-                if self._ends and self._ends[0] >= end and self.now < end:
-                    self.now = end
-                    if self.on_tick is not None:
-                        await self.on_tick(self.now)
-        finally:
-            self._ends.remove(end)

@@ -20,7 +20,7 @@ from meetergo_async import (
     UpdateRequest,
 )
 from meetergo_async._bulk import MAX_WAITING_PER_WORKER, iter_bulk, run_bulk
-from tests.conftest import BASE_URL, USER_ID, FakeTime, base_kind, mocked_client
+from tests.helpers import BASE_URL, USER_ID, FakeTime, base_kind, mocked_client
 
 PREFIX = f"{BASE_URL}/v4/calendar-connections/connections/"
 UPDATE = CalendarConnectionUpdate(primary_calendar="primary")

@@ -20,7 +20,7 @@ from meetergo_async import (
     UpdateRequest,
 )
 from meetergo_async.testing import MockTransport, Request, Response, error_response, json_response
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
 PATH = "/v4/calendar-connections/connections"

@@ -33,7 +33,7 @@ from meetergo_async import (
     RetryPolicy,
     ServerError,
 )
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime
+from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime
 
 PREFIX = "/v4/calendar-connections/connections"
 CONN_URL = f"{BASE_URL}{PREFIX}/conn-1"

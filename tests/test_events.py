@@ -21,7 +21,7 @@ from meetergo_async import (
     WaitEvent,
 )
 from meetergo_async._events import Event, hash_user
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
+from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
 
 ROUTE = "/v4/calendar-connections/connections/{connection_id}"
 LIST_ROUTE = "/v4/calendar-connections/connections"

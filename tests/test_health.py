@@ -16,7 +16,7 @@ from meetergo_async._health import (
     Health,
     is_service_failure,
 )
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 
 
 def down_error() -> APIConnectionError:

@@ -28,7 +28,7 @@ from meetergo_async import (
     ServerError,
 )
 from meetergo_async._retry import Operation
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
+from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
 
 CONN = "conn-1"
 URL_ = f"{BASE_URL}/v4/calendar-connections/connections/{CONN}"

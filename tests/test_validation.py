@@ -14,7 +14,7 @@ from meetergo_async import (
     TokenBucket,
     UpdateRequest,
 )
-from tests.conftest import API_KEY, BASE_URL, USER_ID, FakeTime, base_kind
+from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, base_kind
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
 ENV_NAMES = ("MEETERGO_API_KEY", "MEETERGO_USER_ID", "MEETERGO_BASE_URL")

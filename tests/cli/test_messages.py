@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from meetergo_async import SlidingWindow
-from meetergo_async.cli.bulk import _command as bulk
 from meetergo_async.cli._parser import build_parser
+from meetergo_async.cli.bulk import _command as bulk
 from meetergo_async.testing import FakeMeetergo
 from tests.cli._helpers import cli, creds, updates, write_jsonl
 

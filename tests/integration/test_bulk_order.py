@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient, RetryPolicy
 from meetergo_async.testing import DROPPED, FakeMeetergo
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 
 FAST = RetryPolicy(max_attempts=12, initial_backoff=0.01, max_backoff=0.05)
 ID = "conn-0000"

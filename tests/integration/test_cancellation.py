@@ -27,7 +27,7 @@ from meetergo_async import (
     UpdateResult,
 )
 from meetergo_async.testing import DROPPED, FakeMeetergo
-from tests.conftest import FakeTime, VirtualTime
+from tests.helpers import FakeTime, VirtualTime
 from tests.integration._servers import (
     acquired_connections,
     collect_unclosed_warnings,

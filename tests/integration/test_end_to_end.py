@@ -20,7 +20,7 @@ from meetergo_async import (
     UpdateRequest,
 )
 from meetergo_async.testing import FakeMeetergo, FixedWindow
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 
 PATH = "/v4/calendar-connections/connections/"
 

@@ -38,7 +38,7 @@ from meetergo_async import (
     ServerError,
 )
 from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID, FakeMeetergo
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 from tests.integration._servers import (
     CONNECTIONS,
     acquired_connections,

@@ -24,7 +24,7 @@ from meetergo_async import (
 )
 from meetergo_async.testing import FakeMeetergo
 from meetergo_async.testing import TokenBucket as ServerBucket
-from tests.conftest import VirtualTime
+from tests.helpers import VirtualTime
 
 N = 120
 

@@ -33,7 +33,7 @@ from meetergo_async import (
     UpdateResult,
 )
 from meetergo_async.testing import FakeMeetergo
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 from tests.integration._servers import (
     connection_path,
     http_server,

@@ -19,7 +19,7 @@ from yarl import URL
 
 from meetergo_async import APITLSError, CalendarConnectionUpdate, MeetergoClient, RetryPolicy
 from meetergo_async.testing import DEFAULT_API_KEY, DEFAULT_USER_ID
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 from tests.integration._servers import read_request, tcp_server
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)

@@ -16,7 +16,7 @@ from meetergo_async.pacing._bucket import (
 )
 from meetergo_async.pacing._factory import token_bucket_limiter as Limiter
 from meetergo_async.pacing._gate import Gate
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 
 
 def limiter(fake_time: FakeTime, rate: float | None = 10.0, burst: int = 1) -> Gate:

@@ -16,7 +16,7 @@ from meetergo_async.pacing._log import EXPIRY_MARGIN
 from meetergo_async.pacing._neighbours import NEIGHBOUR_SHARE, REFRESH
 from meetergo_async.pacing._window import BLOCK_PROBE_FIRST as PROBE_FIRST
 from meetergo_async.pacing._window import BLOCK_PROBE_GROWTH as PROBE_GROWTH
-from tests.conftest import FakeTime
+from tests.helpers import FakeTime
 
 
 def make(fake_time: FakeTime, limit: int | None = 3, seconds: float = 10.0, **kw: float):

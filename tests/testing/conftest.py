@@ -1,4 +1,4 @@
-"""Fixtures of the sandbox tests: a client session and a started FakeMeetergo."""
+"""Fixtures of the sandbox tests: a client session (``fake`` is the suite's)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from meetergo_async.testing import FakeMeetergo
-
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeMeetergo]:
-    async with FakeMeetergo(generate=3, rate_limit=None) as server:
-        yield server

@@ -12,12 +12,30 @@ import pytest
 from meetergo_async.testing import FakeMeetergo
 from tests.testing._client import get_list
 
+PATH = "/v4/calendar-connections/connections"
+
 
 async def test_fixture_yields_a_started_fake(
     fake_meetergo: FakeMeetergo, session: aiohttp.ClientSession
 ) -> None:
     assert fake_meetergo.running
     assert (await get_list(session, fake_meetergo)).status == 200
+
+
+class TestTheProductDefaults:
+    @pytest.fixture
+    def fake_meetergo_options(self) -> dict[str, Any]:
+        return {}  # the plugin's own: no override of this suite's conftest
+
+    async def test_the_fake_limits_as_meetergo_does(self, fake_meetergo: FakeMeetergo) -> None:
+        assert fake_meetergo.connections == {}
+        headers = {"Authorization": f"Bearer {fake_meetergo.api_key}"}
+        headers["x-meetergo-api-user-id"] = fake_meetergo.user_id
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            session.get(f"{fake_meetergo.url}{PATH}") as answer,
+        ):
+            assert answer.headers["X-RateLimit-Limit"] == "100"
 
 
 class TestFixtureOptions:
