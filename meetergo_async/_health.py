@@ -4,8 +4,8 @@ A failure that says the service, not the request, is down (no connection, a rese
 timeout, a 502, a 503 without ``Retry-After``, a 504) counts toward an outage; any other
 answer says the service is up. ``OUTAGE_AFTER`` such failures in a row, across all of the
 client's calls, and the client stops sending: one probe goes at a time, the first at once
-(failures in a row happen by chance too), the next ``PROBE_FIRST`` seconds after a failed
-one, each next one ``PROBE_GROWTH`` times later, up to ``PROBE_CAP``.
+(failures in a row happen by chance too), the next ``OUTAGE_PROBE_FIRST`` seconds after a failed
+one, each next one ``OUTAGE_PROBE_GROWTH`` times later, up to ``OUTAGE_PROBE_CAP``.
 When a probe (or any request) gets an answer, every waiting call goes on. Calls waiting
 for the service do not spend their attempts, only time against their deadline; a probe
 that fails is not counted against its call either. A single failure on a healthy service
@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 
 OUTAGE_AFTER = 3
 """Service failures in a row, with no answer between them, that make an outage."""
-PROBE_FIRST = 0.5
+OUTAGE_PROBE_FIRST = 0.5
 """Seconds from the first failed probe of an outage to the next."""
-PROBE_GROWTH = 2.0
+OUTAGE_PROBE_GROWTH = 2.0
 """Each failed probe multiplies the wait before the next one."""
-PROBE_CAP = 5.0
+OUTAGE_PROBE_CAP = 5.0
 """Probes of an outage are never further apart than this many seconds."""
 THROTTLE_SAMPLE = 20
 """How many of the latest answers are looked at to tell throttling from chance failures."""
@@ -71,7 +71,7 @@ class Health:
         self._streak = 0
         self._down_since: float | None = None
         self._next_probe = -math.inf
-        self._backoff = PROBE_FIRST
+        self._backoff = OUTAGE_PROBE_FIRST
         self._probing = False
         self._last: MeetergoError | None = None
         self._answers: deque[bool] = deque(maxlen=THROTTLE_SAMPLE)  # True: a 503
@@ -124,7 +124,7 @@ class Health:
         if self._down_since is not None:
             log.info("the service answers again after %.1fs", self._clock() - self._down_since)
             self._down_since = None
-            self._backoff = PROBE_FIRST
+            self._backoff = OUTAGE_PROBE_FIRST
             self._changed.notify()
 
     def failed(self, error: MeetergoError, probe: bool) -> None:
@@ -137,12 +137,12 @@ class Health:
         if probe:
             self._probing = False
             self._next_probe = now + self._backoff
-            self._backoff = min(self._backoff * PROBE_GROWTH, PROBE_CAP)
+            self._backoff = min(self._backoff * OUTAGE_PROBE_GROWTH, OUTAGE_PROBE_CAP)
             self._changed.notify()
         elif self._down_since is None and self._streak >= OUTAGE_AFTER:
             self._down_since = now
             self._next_probe = now
-            self._backoff = PROBE_FIRST
+            self._backoff = OUTAGE_PROBE_FIRST
             log.warning("the service does not answer (%s): waiting for it", error.message)
 
     def release(self) -> None:

@@ -226,7 +226,7 @@ async def test_without_a_hook_the_limiter_and_the_sleep_are_not_wrapped(
 
 
 async def test_waiting_for_an_outage_to_end_is_a_pause(mock_api: Any, fake_time: FakeTime) -> None:
-    from meetergo_async._health import OUTAGE_AFTER, PROBE_FIRST
+    from meetergo_async._health import OUTAGE_AFTER, OUTAGE_PROBE_FIRST
 
     for _ in range(OUTAGE_AFTER + 1):  # an outage, and a first probe that fails too
         mock_api.get(LIST_URL, exception=aiohttp.ServerDisconnectedError())
@@ -238,6 +238,8 @@ async def test_waiting_for_an_outage_to_end_is_a_pause(mock_api: Any, fake_time:
         await client.list_calendar_connections()
 
     assert [a.error for a in attempts(events)] == ["connection"] * (OUTAGE_AFTER + 1) + [None]
-    # The first probe goes at once; the second waits PROBE_FIRST after the first failed.
-    assert [(w.reason, w.seconds) for w in waits(events) if w.seconds] == [("pause", PROBE_FIRST)]
+    # The first probe goes at once; the second waits OUTAGE_PROBE_FIRST after the first failed.
+    assert [(w.reason, w.seconds) for w in waits(events) if w.seconds] == [
+        ("pause", OUTAGE_PROBE_FIRST)
+    ]
     assert [w.reason for w in waits(events) if not w.seconds] == ["backoff"] * (OUTAGE_AFTER + 1)

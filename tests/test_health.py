@@ -9,9 +9,9 @@ import pytest
 from meetergo_async import APIConnectionError, RateLimitError, ServerError
 from meetergo_async._health import (
     OUTAGE_AFTER,
-    PROBE_CAP,
-    PROBE_FIRST,
-    PROBE_GROWTH,
+    OUTAGE_PROBE_CAP,
+    OUTAGE_PROBE_FIRST,
+    OUTAGE_PROBE_GROWTH,
     THROTTLE_SAMPLE,
     Health,
     is_service_failure,
@@ -64,11 +64,11 @@ async def test_probes_go_one_at_a_time_with_growing_waits(fake_time) -> None:
         assert await health.admit(None) is True
         times.append(round(fake_time.now - start, 6))
         health.failed(down_error(), probe=True)
-    expected, at, wait = [0.0], 0.0, PROBE_FIRST  # the first at once: it may be chance
+    expected, at, wait = [0.0], 0.0, OUTAGE_PROBE_FIRST  # the first at once: it may be chance
     for _ in range(5):
         at += wait
         expected.append(at)
-        wait = min(wait * PROBE_GROWTH, PROBE_CAP)
+        wait = min(wait * OUTAGE_PROBE_GROWTH, OUTAGE_PROBE_CAP)
     assert times == pytest.approx(expected)
 
 
@@ -102,7 +102,7 @@ async def test_waiting_ends_at_the_deadline_saying_how_long(fake_time) -> None:
     assert await health.admit(None) is True
     health.failed(ServerError("bad gateway", status=502), probe=True)
     with pytest.raises(ServerError, match=r"has not answered for \d+s") as caught:
-        await health.admit(fake_time.now + PROBE_FIRST / 2)  # before the next probe
+        await health.admit(fake_time.now + OUTAGE_PROBE_FIRST / 2)  # before the next probe
     assert caught.value.status == 502
     assert health.outage_note() == ""  # under a second: not worth saying
     fake_time.now += 12.0

@@ -27,9 +27,9 @@
 
 local MARGIN = $margin
 local POLL = $poll
-local PROBE_FIRST = $probe_first
-local PROBE_GROWTH = $probe_growth
-local PROBE_CAP = $probe_cap
+local BLOCK_PROBE_FIRST = $probe_first
+local BLOCK_PROBE_GROWTH = $probe_growth
+local BLOCK_PROBE_CAP = $probe_cap
 local RECOVERY_STEP = $recovery_step
 local RECOVERY_WINDOWS = $recovery_windows
 local COUNT_SLACK = $count_slack
@@ -59,7 +59,7 @@ for i, name in ipairs(FIELDS) do
 end
 if s.gen == "" then
   s.gen = clock[1] .. "." .. clock[2]
-  s.clean_since, s.backoff = now, PROBE_FIRST
+  s.clean_since, s.backoff = now, BLOCK_PROBE_FIRST
 end
 local learn = known == "" or known == s.gen
 
@@ -95,7 +95,7 @@ end
 local function refused(blocks, probe, retry, ended)
   if s.blocked == 0 then
     if blocks < s.blocks then return end -- sent before the last block ended
-    s.blocks, s.blocked, s.refused_at, s.backoff = s.blocks + 1, 1, ended, PROBE_FIRST
+    s.blocks, s.blocked, s.refused_at, s.backoff = s.blocks + 1, 1, ended, BLOCK_PROBE_FIRST
     s.accepted = redis.call("ZCARD", ACCEPTED)
   elseif not (probe and blocks == s.blocks) then
     return -- sent before this block was known: the same refusal again
@@ -105,7 +105,7 @@ local function refused(blocks, probe, retry, ended)
     pause = ended + retry
   else
     pause = ended + s.backoff
-    s.backoff = math.min(PROBE_GROWTH * s.backoff, PROBE_CAP * window)
+    s.backoff = math.min(BLOCK_PROBE_GROWTH * s.backoff, BLOCK_PROBE_CAP * window)
     local expected_end = s.refused_at + window -- a block of one window
     if ended < expected_end then pause = math.min(pause, expected_end) end
   end
