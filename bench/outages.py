@@ -2,9 +2,10 @@
 
 FakeMeetergo runs in its own process; for an outage it stops serving (connections are
 refused), then starts again on the same port with the same state, as a restarted app behind
-a proxy does. Every scenario uses the default RetryPolicy, checks that each connection ends
-with its own update, and prints failures, the requests sent while the service was down,
-wall time and the client's peak memory.
+a proxy does. Every scenario uses the default RetryPolicy (one a policy of three attempts),
+checks that each connection ends with its own update, and prints failures, the most
+attempts an item took, the requests sent while the service was down, wall time and the
+client's peak memory.
 
     python bench/outages.py [--rounds 3] [--only PREFIX]
 """
@@ -24,11 +25,7 @@ from typing import Any, NamedTuple
 
 from _common import API_KEY, SERVER, USER_ID, median, requests_for, table, wrong_values
 
-from meetergo_async import (
-    MeetergoClient,
-    RateLimit,
-    SlidingWindow,
-)
+from meetergo_async import MeetergoClient, RetryPolicy, SlidingWindow, TokenBucket
 
 
 class Scenario(NamedTuple):
@@ -38,11 +35,21 @@ class Scenario(NamedTuple):
     outages: list[float]  # seconds each; spread evenly through the run
     concurrency: int = 16
     rate_limit: Any = None
+    retry: RetryPolicy | None = None
 
 
 SCENARIOS = [
     Scenario("1 two 3 s restarts", 2000, ["latency=0.02"], [3.0, 3.0]),
     Scenario("2 one 20 s restart", 2000, ["latency=0.02"], [20.0]),
+    # A service that set its policy to three attempts: the outage holds its calls back
+    # without spending them, and the probes go to calls with attempts to spare.
+    Scenario(
+        "2b one 30 s restart, max_attempts=3",
+        2000,
+        ["latency=0.02"],
+        [30.0],
+        retry=RetryPolicy(max_attempts=3),
+    ),
     Scenario(
         "3 soak: 10% 503, 3% cut, a restart",
         20000,
@@ -55,7 +62,7 @@ SCENARIOS = [
         1000,
         ["token-bucket", "50", "10", "refuse=503", "no-retry-after"],
         [],
-        rate_limit=RateLimit.per_second(200, burst=40),
+        rate_limit=TokenBucket.per_second(200, burst=40),
     ),
     # A sliding window learns the bucket's burst per window, far below its rate: documented.
     Scenario(
@@ -86,6 +93,7 @@ class Outcome(NamedTuple):
     failed: int
     wrong: int
     requests: int
+    most_attempts: int
     down_requests: list[int]
     refused: int
     peak_mb: float
@@ -93,6 +101,8 @@ class Outcome(NamedTuple):
 
 async def run(url: str, proc: subprocess.Popen[str], scenario: Scenario, tag: str) -> Outcome:
     options: dict[str, Any] = {"rate_limit": scenario.rate_limit}
+    if scenario.retry is not None:
+        options["retry"] = scenario.retry
     client = MeetergoClient(
         API_KEY, user_id=USER_ID, base_url=url, max_concurrency=scenario.concurrency, **options
     )
@@ -113,6 +123,7 @@ async def run(url: str, proc: subprocess.Popen[str], scenario: Scenario, tag: st
 
     tasks: list[asyncio.Task[None]] = []
     failed = 0
+    most = 0
     start = time.perf_counter()
     async with client:
         stream = client.iter_update_calendar_connections(requests_for(tag, 0, scenario.n))
@@ -120,6 +131,7 @@ async def run(url: str, proc: subprocess.Popen[str], scenario: Scenario, tag: st
             async for result in results:
                 done += 1
                 failed += not result.ok
+                most = max(most, result.attempts)
                 if marks and done >= marks[0]:
                     marks.pop(0)
                     tasks.append(asyncio.create_task(outage(scenario.outages[len(tasks)])))
@@ -128,7 +140,7 @@ async def run(url: str, proc: subprocess.Popen[str], scenario: Scenario, tag: st
     seconds = time.perf_counter() - start
     wrong = await wrong_values(url, tag, scenario.n)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return Outcome(seconds, failed, wrong, stats.requests, down, stats.rate_limited, peak)
+    return Outcome(seconds, failed, wrong, stats.requests, most, down, stats.rate_limited, peak)
 
 
 def run_scenario(scenario: Scenario, round_no: int) -> Outcome:
@@ -153,6 +165,7 @@ HEADERS = [
     "failed",
     "state",
     "requests",
+    "most attempts",
     "sent while down",
     "refused for rate",
     "peak MB",
@@ -183,6 +196,7 @@ def main() -> None:
                 max(r.failed for r in runs),
                 "ok" if all(r.wrong == 0 for r in runs) else "WRONG",
                 mid.requests,
+                max(r.most_attempts for r in runs),
                 "/".join(str(d) for d in mid.down_requests) or "-",
                 f"{mid.refused} ({mid.refused / mid.requests:.1%})",
                 round(mid.peak_mb),

@@ -62,7 +62,6 @@ class Call:
     """The acting user (the ``x-meetergo-api-user-id`` it sends), or ``None``."""
     first_sent_at: float | None = None
     attempts: int = 0
-    probes: int = 0  # attempts that only found a client-wide pause or outage going on
 
     def failed(self, error: MeetergoError, now: float | None = None) -> MeetergoError:
         """Stamp ``error`` with this call's method, path, attempts and, at ``now``, time spent."""
@@ -130,9 +129,18 @@ class Caller:
         Raises:
             MeetergoError: the last attempt's error, stamped with the attempts made.
         """
+        self._health.enter()
+        try:
+            return await self._call(call), call.attempts
+        finally:
+            self._health.leave()
+
+    async def _call(self, call: Call) -> Any:
         try:
             # The first attempt runs bare: a call that succeeds at once builds no retry state.
-            return await self._attempt(call), call.attempts
+            # bench/call_cost.py: 15.6 us of CPU a call this way, 63.4 us when tenacity's
+            # AsyncRetrying is built first (medians of 5 rounds; the gain 47.8 us, 36.5-64.1).
+            return await self._attempt(call)
         except MeetergoError as error:
             first = error  # retried outside the except block, so errors do not chain to it
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
@@ -145,9 +153,8 @@ class Caller:
             self._retry_sleep,
             self._on_retry,
             self._on_wait,
-            lambda: call.probes,
         )
-        return await retry_after_failure(first, partial(self._attempt, call), ctx), call.attempts
+        return await retry_after_failure(first, partial(self._attempt, call), ctx)
 
     def _on_wait(self, error: MeetergoError, wait: float) -> None:
         self.retries += 1
@@ -174,11 +181,14 @@ class Caller:
         return self._read(call, ticket, answer, probe)
 
     async def _admit(self, call: Call) -> bool:
-        deadline = call.policy.deadline
+        policy = call.policy
         started = self._clock() if call.first_sent_at is None else call.first_sent_at
+        deadline_at = None if policy.deadline is None else started + policy.deadline
         waiting_since = self._clock()
         try:
-            return await self._health.admit(None if deadline is None else started + deadline)
+            return await self._health.admit(
+                call, policy.max_attempts - call.attempts, deadline_at, hold=_held(call)
+            )
         except MeetergoError as error:
             raise call.failed(error, self._clock()) from None
         finally:
@@ -186,10 +196,11 @@ class Caller:
 
     async def _send(self, call: Call) -> tuple[Ticket, Response]:
         async with self._slots:
-            ticket = self._limiter.try_acquire()
+            hold = _held(call)
+            ticket = self._limiter.try_acquire(hold=hold)
             if ticket is None:
                 try:
-                    ticket = await self._limiter.acquire()
+                    ticket = await self._limiter.acquire(hold=hold)
                 except MeetergoError as refused:  # a shared budget that is down: nothing sent
                     raise call.failed(refused) from refused.__cause__
             if call.first_sent_at is None:
@@ -237,14 +248,12 @@ class Caller:
         self._limiter.on_response(ticket, 429 if throttled else status, headers, error.retry_after)
         if throttled or not is_service_failure(error):
             self._health.answered(status, probe)
-            call.probes += ticket.probe and throttled  # the pause going on, not a failure
         else:
             self._service_failed(call, error, probe)
         raise call.failed(error, self._clock())
 
     def _service_failed(self, call: Call, error: MeetergoError, probe: bool) -> None:
-        self._health.failed(error, probe)
-        call.probes += probe  # the outage going on, not a failure of this call
+        self._health.failed(error, probe, call)
         note = self._health.outage_note()
         if note:  # the call may end with this error: say how long the service has been down
             error.message = f"{error.message}; {note}"
@@ -259,3 +268,8 @@ class Caller:
         if remaining <= 0:
             raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
         return min(call.timeout, remaining)
+
+
+def _held(call: Call) -> bool:
+    """Whether an outage or a pause may hold ``call`` back: not when it may send only once."""
+    return call.policy.max_attempts > 1

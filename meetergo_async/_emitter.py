@@ -208,11 +208,11 @@ class _TimedPacer:
         """The limiter's pace."""
         return self._limiter.rate
 
-    async def acquire(self) -> Ticket:
+    async def acquire(self, *, hold: bool = True) -> Ticket:
         """Wait for a turn, and report the wait."""
         clock = self._emitter._clock
         started = clock()
-        ticket = await self._limiter.acquire()
+        ticket = await self._limiter.acquire(hold=hold)
         # The limiter says whether it held the request for a pause (a shared budget may
         # learn of one only while the request waits) or let it test one (a probe).
         reason: WaitReason = "pause" if ticket.held or ticket.probe else "pace"

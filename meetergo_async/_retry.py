@@ -3,7 +3,13 @@
 The first attempt is sent without any retry machinery; only when it fails with a retryable
 error is an ``AsyncRetrying`` built, and it starts by replaying that failure as its own first
 attempt. So waits, stops, attempt numbers and logs are the same as if tenacity had run from
-the start, while a call that succeeds at once costs nothing here.
+the start, while a call that succeeds at once costs nothing here (``bench/call_cost.py``:
+about 48 us of CPU a call saved).
+
+The policy is the call's promise (docs: "The policy is a promise"): at most
+``max_attempts`` requests, each one counted, probes of an outage or a block included; waits
+of its backoff (full jitter, capped) or of a ``Retry-After`` up to ``max_retry_after``; no
+wait that ends past its deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
+    stop_after_attempt,
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
@@ -81,17 +88,6 @@ class _wait_server_hint(wait_base):
         return float(hint) if hint is not None else float(self.fallback(retry_state))
 
 
-class _stop_after_counted_attempts(stop_base):
-    """Stop after ``limit`` attempts, not counting those that only probed a client-wide pause."""
-
-    def __init__(self, limit: int, uncounted: Callable[[], int]) -> None:
-        self.limit = limit
-        self.uncounted = uncounted
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.attempt_number - self.uncounted() >= self.limit
-
-
 class _stop_on_long_retry_after(stop_base):
     """Stop when the server asks for a longer wait than the policy accepts."""
 
@@ -127,8 +123,6 @@ class RetryContext:
     sleep: Sleep
     on_retry: OnRetry | None = None
     on_wait: Callable[[MeetergoError, float], None] | None = None
-    uncounted: Callable[[], int] = lambda: 0
-    """How many attempts so far only probed a client-wide pause (they do not count)."""
 
     @property
     def deadline_at(self) -> float | None:
@@ -175,9 +169,10 @@ async def _call_hook(hook: OnRetry, event: RetryEvent) -> None:
 
 def _build(ctx: RetryContext) -> AsyncRetrying:
     policy = ctx.policy
-    stop: Any = _stop_after_counted_attempts(
-        policy.max_attempts, ctx.uncounted
-    ) | _stop_on_long_retry_after(policy.max_retry_after)
+    # Every request the call sends counts, probes of an outage or of a block included.
+    stop: Any = stop_after_attempt(policy.max_attempts) | _stop_on_long_retry_after(
+        policy.max_retry_after
+    )
     if ctx.deadline_at is not None:
         stop = stop | _stop_before_deadline(ctx.deadline_at, ctx.clock)
     backoff = wait_random_exponential(multiplier=policy.initial_backoff, max=policy.max_backoff)

@@ -110,7 +110,18 @@ class APIConnectionError(MeetergoError):
 
     The message names the host and port; after more than one attempt, ``str()`` also says
     how many were made over how long.
+
+    Attributes:
+        connected: ``False`` when no connection to the host (or the proxy) could be made:
+            refused, unreachable, its name not found. Nothing was sent then. ``True`` when
+            the request may have reached the server.
     """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", connected: bool = True
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.connected = connected
 
     def __str__(self) -> str:
         tried = ""

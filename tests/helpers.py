@@ -84,16 +84,21 @@ class VirtualTime:
 
     ``FakeTime`` adds every sleep to the clock, which is right for one sleeper at a time;
     with several, their sleeps would add up. Here a sleep waits until the clock reaches its
-    end, and the sleeper whose end is the earliest moves the clock there after a few real
-    milliseconds, which let requests on the loopback finish first. ``on_tick`` runs each
-    time the clock moves (a test can restart a server at a given time).
+    end, and the sleeper whose end is the earliest moves the clock there once nothing has
+    changed for ``settle`` real steps of ``real_step`` seconds: no sleep began or ended, so
+    what woke last has had the time to make its request on the loopback and to sleep again.
+    (Without that pause a sleeper that woke and sends a request has no sleep of its own
+    while the request is out, and the clock would jump past when it means to wake next.)
+    ``on_tick`` runs each time the clock moves (a test can restart a server at a given time).
     """
 
-    def __init__(self, start: float = 0.0, real_step: float = 0.002) -> None:
+    def __init__(self, start: float = 0.0, real_step: float = 0.002, settle: int = 2) -> None:
         self.now = start
         self.real_step = real_step
+        self.settle = settle
         self.on_tick: Any = None
         self._ends: list[float] = []
+        self._changes = 0  # sleeps begun or ended
 
     def clock(self) -> float:
         return self.now
@@ -101,12 +106,19 @@ class VirtualTime:
     async def sleep(self, seconds: float) -> None:
         end = self.now + max(0.0, seconds)
         bisect.insort(self._ends, end)
+        self._changes += 1
         try:
+            quiet = 0
+            seen = -1
             while self.now < end:
                 await asyncio.sleep(self.real_step)
-                if self._ends and self._ends[0] >= end and self.now < end:
+                earliest = self._ends[0] >= end and self.now < end
+                quiet = quiet + 1 if earliest and seen == self._changes else 0
+                seen = self._changes
+                if quiet >= self.settle:
                     self.now = end
                     if self.on_tick is not None:
                         await self.on_tick(self.now)
         finally:
             self._ends.remove(end)
+            self._changes += 1

@@ -12,6 +12,7 @@ import pytest
 from aioresponses import CallbackResult
 
 from meetergo_async import (
+    APIConnectionError,
     AttemptEvent,
     CalendarConnectionUpdate,
     MeetergoClient,
@@ -21,6 +22,7 @@ from meetergo_async import (
     WaitEvent,
 )
 from meetergo_async._events import Event, hash_user
+from meetergo_async.testing import MockTransport, Request, Response, json_response
 from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, mocked_client
 
 ROUTE = "/v4/calendar-connections/connections/{connection_id}"
@@ -225,21 +227,39 @@ async def test_without_a_hook_the_limiter_and_the_sleep_are_not_wrapped(
     assert hooked._caller._sleep == fake_time.sleep  # outage waits are reported by the caller
 
 
-async def test_waiting_for_an_outage_to_end_is_a_pause(mock_api: Any, fake_time: FakeTime) -> None:
+async def test_waiting_for_an_outage_to_end_is_a_pause(fake_time: FakeTime) -> None:
     from meetergo_async._health import OUTAGE_AFTER, OUTAGE_PROBE_FIRST
 
-    for _ in range(OUTAGE_AFTER + 1):  # an outage, and a first probe that fails too
-        mock_api.get(LIST_URL, exception=aiohttp.ServerDisconnectedError())
-    mock_api.get(LIST_URL, payload={"connections": []})
+    # Another call is under way (its answer held back), so this one is not alone: once the
+    # host has refused it OUTAGE_AFTER times, it waits for the outage's probes.
+    held = asyncio.Event()
+    refusals = OUTAGE_AFTER + 1  # an outage, and a first probe that fails too
+
+    async def handler(request: Request) -> Response:
+        nonlocal refusals
+        if request.method == "GET":
+            await held.wait()
+            return json_response({"connections": []})
+        if refusals:
+            refusals -= 1
+            raise APIConnectionError("refused", connected=False)
+        return json_response(OK)
+
+    events: list[Event] = []
     no_backoff = RetryPolicy(max_attempts=10, initial_backoff=0.0)
-    client, events = recording(fake_time, retry=no_backoff)
-
+    client = mocked_client(
+        fake_time, transport=MockTransport(handler), retry=no_backoff, on_event=events.append
+    )
     async with client:
-        await client.list_calendar_connections()
+        other = asyncio.create_task(client.list_calendar_connections())
+        await asyncio.sleep(0)
+        await client.update_calendar_connection("conn-1", UPDATE)
+        held.set()
+        await other
 
-    assert [a.error for a in attempts(events)] == ["connection"] * (OUTAGE_AFTER + 1) + [None]
+    patches = [a for a in attempts(events) if a.method == "PATCH"]
+    assert [a.error for a in patches] == ["connection"] * (OUTAGE_AFTER + 1) + [None]
     # The first probe goes at once; the second waits OUTAGE_PROBE_FIRST after the first failed.
     assert [(w.reason, w.seconds) for w in waits(events) if w.seconds] == [
         ("pause", OUTAGE_PROBE_FIRST)
     ]
-    assert [w.reason for w in waits(events) if not w.seconds] == ["backoff"] * (OUTAGE_AFTER + 1)

@@ -58,7 +58,9 @@ def no_answer(
     tls = _tls_failure(error)
     if tls is not None:
         return APITLSError(_tls_message(tls, where))
-    return APIConnectionError(_connection_message(error, where))
+    # A connector error is raised before any byte of the request is written.
+    connected = not isinstance(error, aiohttp.ClientConnectorError)
+    return APIConnectionError(_connection_message(error, where), connected=connected)
 
 
 def _tls_failure(error: BaseException) -> BaseException | None:

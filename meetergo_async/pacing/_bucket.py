@@ -112,12 +112,17 @@ class TokenBucketPolicy:
         """The rate in force now (requests a second), ``None`` when pacing is off."""
         return self._rate if self.limit else None
 
-    def wait(self, now: float) -> float:
-        """Seconds until the next request may go (``0.0``: now)."""
-        if self.limit is None and self._window is None and now >= self._pause_until:
+    def wait(self, now: float, hold: bool = True) -> float:
+        """Seconds until the next request may go (``0.0``: now).
+
+        ``hold=False``: a pause after a 429 does not hold this request (a call that may
+        send only once); the bucket and the server's window still do.
+        """
+        pause_until = self._pause_until if hold else -math.inf
+        if self.limit is None and self._window is None and now >= pause_until:
             return 0.0  # unpaced, no server window, not paused: nothing to weigh
         self._refill(now)
-        wait = self._pause_until - now
+        wait = pause_until - now
         window = self._window
         if window is not None:
             if now >= window.end:

@@ -41,6 +41,7 @@ class Gate:
         self._sleep = sleep
         self._lock = asyncio.Lock()
         self._queued = 0  # tasks inside ``acquire``: the lock-free path must not overtake them
+        self._unheld = 0  # tasks waiting outside the queue (``hold=False``)
         self._changed = Signal()
 
     @property
@@ -53,15 +54,24 @@ class Gate:
         """The long-run pace in force (requests a second), ``None`` when unpaced."""
         return self.policy.rate
 
-    def try_acquire(self) -> Ticket | None:
-        """Take a turn at once if nobody is queued and the policy allows it; else ``None``."""
-        if self._queued:
+    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+        """Take a turn at once if nobody is queued and the policy allows it; else ``None``.
+
+        ``hold=False``: a pause after a 429 does not hold it, nor do those queued behind it.
+        """
+        if self._queued and hold:
             return None
         now = self._clock()
-        return self.policy.grant(now) if self.policy.wait(now) == 0.0 else None
+        return self.policy.grant(now) if self.policy.wait(now, hold) == 0.0 else None
 
-    async def acquire(self) -> Ticket:
-        """Wait for this client's turn; first come, first served; cancel-safe."""
+    async def acquire(self, *, hold: bool = True) -> Ticket:
+        """Wait for this client's turn; first come, first served; cancel-safe.
+
+        ``hold=False`` (a call that may send only once): it waits only for the rate limit,
+        not for a pause after a 429, and not behind those queued for one.
+        """
+        if not hold:
+            return await self._acquire_unheld()
         self._queued += 1
         try:
             async with self._lock:
@@ -74,9 +84,18 @@ class Gate:
         finally:
             self._queued -= 1
 
+    async def _acquire_unheld(self) -> Ticket:
+        self._unheld += 1
+        try:
+            while (wait := self.policy.wait(self._clock(), False)) != 0.0:
+                await wait_for_change(self._changed.event, self._sleep, wait)
+            return self.policy.grant(self._clock())
+        finally:
+            self._unheld -= 1
+
     def on_attempt_done(self, ticket: Ticket | None = None) -> None:
         """Note that an attempt ended without an answer (failed or cancelled)."""
-        if self.policy.ended(ticket, self._clock()) and self._queued:
+        if self.policy.ended(ticket, self._clock()) and (self._queued or self._unheld):
             self._changed.notify()
 
     def on_response(
@@ -84,7 +103,7 @@ class Gate:
     ) -> None:
         """Learn from one answer; wake the waiter if a turn may have come."""
         changed = self.policy.answered(ticket, status, headers, retry_after, self._clock())
-        if changed and self._queued:  # nobody else listens
+        if changed and (self._queued or self._unheld):  # nobody else listens
             self._changed.notify()
 
     def pause(self, seconds: float) -> None:

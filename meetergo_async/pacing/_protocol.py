@@ -53,11 +53,15 @@ class Pacer(Protocol):
     def rate(self) -> float | None:
         """The long-run pace in force, requests a second, or ``None`` when unpaced."""
 
-    def try_acquire(self) -> Ticket | None:
-        """A turn at once, or ``None`` when the caller must ``acquire``."""
+    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+        """A turn at once, or ``None`` when the caller must ``acquire``.
 
-    async def acquire(self) -> Ticket:
-        """Wait for a turn."""
+        ``hold=False``: a client-wide pause after a 429 does not hold this request (a call
+        that may send only once); the rate limit still does.
+        """
+
+    async def acquire(self, *, hold: bool = True) -> Ticket:
+        """Wait for a turn (``hold`` as for ``try_acquire``)."""
 
     def on_attempt_done(self, ticket: Ticket | None = None) -> None:
         """An attempt ended without an answer (failed or cancelled)."""
@@ -104,8 +108,11 @@ class Policy(Protocol):
     def rate(self) -> float | None:
         """The long-run pace in force, requests a second, or ``None`` when unpaced."""
 
-    def wait(self, now: float) -> float | None:
-        """``0.0`` when a request may go now, else seconds to wait, ``None``: until an answer."""
+    def wait(self, now: float, hold: bool = True) -> float | None:
+        """``0.0`` when a request may go now, else seconds to wait, ``None``: until an answer.
+
+        ``hold=False``: a pause after a 429 does not hold this request.
+        """
 
     def grant(self, now: float) -> Ticket:
         """Let one request go now (``wait`` said ``0.0``)."""

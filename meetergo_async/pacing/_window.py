@@ -119,18 +119,25 @@ class SlidingWindowPolicy:
         self._seq += 1
         self._neighbours.reserve -= 1
         self._log.start(self._seq, now)
-        if self._block is not None:
+        if self._block is not None and self._block.probe is None:
             self._block.probe = self._seq
             return Ticket(self._seq, now, probe=True)
         return Ticket(self._seq, now)
 
-    def wait(self, now: float) -> float | None:
-        """0.0 to send now, else seconds to wait, or ``None`` to wait for an answer."""
-        if now < self._pause_until:
-            return self._pause_until - now
-        if self._block is not None:
+    def wait(self, now: float, hold: bool = True) -> float | None:
+        """0.0 to send now, else seconds to wait, or ``None`` to wait for an answer.
+
+        ``hold=False``: a pause after a 429 does not hold this request (a call that may
+        send only once); it goes at once, as the block's probe if none is out.
+        """
+        if self.paused(now):
+            if not hold:
+                return 0.0  # the server refuses it uncounted, or the block is over
+            if now < self._pause_until:
+                return self._pause_until - now
             # One probe at a time, whatever the log: the server refuses it uncounted, or the
             # block is over and its log starts afresh with it.
+            assert self._block is not None
             return None if self._block.probe is not None else 0.0
         in_flight = bool(self._log.in_flight)
         if not self._heard and in_flight:

@@ -93,15 +93,15 @@ class Fallback:
         """Whether the local limiter holds the client back after a 429."""
         return self._limiter is not None and self._limiter.paused()
 
-    def try_acquire(self) -> Ticket | None:
+    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
         """A local turn at once, or ``None``."""
         assert self._limiter is not None
-        return self._limiter.try_acquire()
+        return self._limiter.try_acquire(hold=hold)
 
-    async def acquire(self) -> Ticket:
+    async def acquire(self, *, hold: bool = True) -> Ticket:
         """Wait for a local turn."""
         assert self._limiter is not None
-        return await self._limiter.acquire()
+        return await self._limiter.acquire(hold=hold)
 
     def on_attempt_done(self, ticket: Ticket) -> None:
         """A local turn's attempt ended without an answer."""

@@ -102,25 +102,34 @@ class RedisLimiter:
         """Redis did not answer lately, and it is not yet time to ask it again."""
         return self._fallback.active and self._clock() < self._fallback.retry_at
 
-    def try_acquire(self) -> Ticket | None:
-        """A turn at once only while Redis is down (from the fallback); else ``None``."""
+    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+        """A turn at once only while Redis is down (from the fallback), or unheld; else ``None``.
+
+        ``hold=False`` during a block: the turn of a call that may send only once, at once.
+        """
+        if not hold and self._pump.blocked and not self._down():
+            return self._unheld_ticket()
         if not self._down() or self._b.raise_when_down:
             return None  # acquire asks Redis, or raises
-        inner = self._fallback.try_acquire()
+        inner = self._fallback.try_acquire(hold=hold)
         return None if inner is None else self._local_ticket(inner)
 
-    async def acquire(self) -> Ticket:
+    async def acquire(self, *, hold: bool = True) -> Ticket:
         """Wait for a turn: a slot of the shared budget, or the fallback's while Redis is down.
+
+        ``hold=False`` (a call that may send only once): a block does not hold it.
 
         Raises:
             BudgetUnavailableError: Redis did not answer and the budget is set to raise.
         """
+        if not hold and self._pump.blocked and not self._down():
+            return self._unheld_ticket()
         held = self._pump.blocked
         while True:
             if self._down():
                 if self._b.raise_when_down:
                     raise BudgetUnavailableError(self._fallback.reason)
-                return self._local_ticket(await self._fallback.acquire())
+                return self._local_ticket(await self._fallback.acquire(hold=hold))
             replies = self._pump.blocked_replies
             grant = await self._pump.ask()
             held = held or self._pump.blocked_replies > replies
@@ -147,6 +156,20 @@ class RedisLimiter:
         return RedisTicket(
             grant.seq, now, probe=probe, held=held, member=grant.member, stamp=grant.stamp
         )
+
+    def _unheld_ticket(self) -> RedisTicket:
+        """A turn during a block for a request the block must not hold: it probes it too.
+
+        The server refuses it uncounted, or answers it (the block is over); either way its
+        answer goes to the budget as a probe's would.
+        """
+        self._pump.seq += 1
+        seq = self._pump.seq
+        member = f"{self._process}:{seq}"
+        now = self._clock()
+        self._journal.start(member, now)
+        stamp = 2 * self._pump.blocks + 1
+        return RedisTicket(seq, now, probe=True, member=member, stamp=stamp)
 
     def _local_ticket(self, inner: Ticket) -> RedisTicket:
         self._pump.seq += 1
