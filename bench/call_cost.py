@@ -6,7 +6,7 @@ pacing, the retry layer, reading the answer. Side by side in one run:
 - ``succeeds at once``: one attempt, answered 200 (the usual call);
 - ``... through tenacity from the start``: the same call, but the client built tenacity's
   ``AsyncRetrying`` before the first attempt, as a plain retry loop would: the difference
-  is what sending the first attempt bare (``_call.Caller._call``) saves each call.
+  is what sending the first attempt bare (``_call.Caller.call``) saves each call.
 
     python bench/call_cost.py [--calls 20000] [--rounds 5]
 """
@@ -25,7 +25,7 @@ from _common import API_KEY, USER_ID, median, table
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient, RetryPolicy
 from meetergo_async._call import Call, Caller
-from meetergo_async._retry import RetryContext, _build
+from meetergo_async._retry import _build
 from meetergo_async.testing import MockTransport, Request, Response, json_response
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
@@ -41,24 +41,15 @@ def tenacity_from_the_start() -> Iterator[None]:
     """Make every call build its ``AsyncRetrying`` before its first attempt."""
 
     async def always(self: Caller, call: Call) -> Any:
-        ctx = RetryContext(
-            call.operation,
-            call.path,
-            call.policy,
-            self._clock(),
-            self._clock,
-            self._retry_sleep,
-            self._on_retry,
-            self._on_wait,
-        )
-        return await _build(ctx)(partial(self._attempt, call))
+        result = await _build(self._retry_context(call))(partial(self._attempt, call))
+        return result, call.attempts
 
-    bare = Caller._call
-    Caller._call = always  # type: ignore[method-assign]
+    bare = Caller.call
+    Caller.call = always  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Caller._call = bare  # type: ignore[method-assign]
+        Caller.call = bare  # type: ignore[method-assign]
 
 
 async def _no_wait(seconds: float) -> None:

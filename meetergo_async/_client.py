@@ -197,10 +197,10 @@ class MeetergoClient:
             MeetergoError: the server refused, or no answer came (see ``errors``).
         """
         validate_update_request(connection_id, update, owner_user_id, as_user)
-        connection, _ = await self._update_one(
-            connection_id, update, owner_user_id, as_user, timeout, retry
-        )
-        return connection
+        call = self._endpoints.update(connection_id, update, owner_user_id, as_user, timeout, retry)
+        self._life.enter()
+        result: tuple[CalendarConnection, int] = await self._caller.call(call)
+        return result[0]
 
     async def list_calendar_connections(
         self,

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, Final
 
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from . import _http
 from ._call import Call
@@ -39,6 +40,9 @@ class Endpoints:
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self._base_url = settings.base_url
+        # Joined onto per request; a request with no query reuses the parsed host.
+        self._root = URL(settings.base_url, encoded=True)
+        self._prefix = self._root.raw_path.rstrip("/")
         self._base_headers = _http.base_headers(settings.api_key)
         self._default_user = settings.user_id
         self._default_headers = {
@@ -115,11 +119,12 @@ class Endpoints:
             user=user,
         )
 
-    def _url(self, path: str, owner_user_id: str | None) -> str:
+    def _url(self, path: str, owner_user_id: str | None) -> URL:
         """The URL of ``path`` (already encoded), with ``userId`` in the query when given."""
         if owner_user_id is None:
-            return self._base_url + path
-        return self._base_url + path + _http.query_string({"userId": owner_user_id})
+            return self._root.with_path(self._prefix + path, encoded=True)
+        query = _http.query_string({"userId": owner_user_id})
+        return URL(self._base_url + path + query, encoded=True)
 
     def _headers(self, user: str | None, *, has_body: bool) -> Mapping[str, str]:
         if user == self._default_user:

@@ -63,7 +63,7 @@ async def test_an_update_sends_every_header_and_only_the_fields_set(fake_time: F
 
     assert conn.validate_availability is True
     [request] = transport.requests
-    assert (request.method, request.url) == ("PATCH", f"{BASE_URL}{PATH}/conn%2F1")
+    assert (request.method, str(request.url)) == ("PATCH", f"{BASE_URL}{PATH}/conn%2F1")
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.headers["x-meetergo-api-user-id"] == USER_ID
     assert request.headers["content-type"] == "application/json"
@@ -79,7 +79,7 @@ async def test_a_list_names_the_owner_and_the_acting_user_of_the_call(fake_time:
 
     assert [c.id for c in conns] == ["a"]
     [request] = transport.requests
-    assert (request.method, request.url) == ("GET", f"{BASE_URL}{PATH}?userId=owner%201")
+    assert (request.method, str(request.url)) == ("GET", f"{BASE_URL}{PATH}?userId=owner%201")
     assert request.headers["x-meetergo-api-user-id"] == "u-2"
     assert request.body is None
     assert "content-type" not in request.headers

@@ -56,7 +56,7 @@ def client_of(
 
 
 def connection(request: Request) -> Response:
-    return json_response({"id": request.url.rsplit("/", 1)[-1]})
+    return json_response({"id": request.url.name})
 
 
 def always_503(request: Request) -> Response:
@@ -131,7 +131,7 @@ async def test_one_poisoned_id_in_a_bulk_fails_alone_and_fast(
     time = VirtualTime()
 
     def handler(request: Request) -> Response:
-        if request.url.endswith("/conn-0042"):
+        if request.url.name == "conn-0042":
             return Response(503, {"Content-Type": "application/json"}, b'{"message":"busy"}')
         return connection(request)
 
@@ -142,7 +142,7 @@ async def test_one_poisoned_id_in_a_bulk_fails_alone_and_fast(
         results = await client.update_calendar_connections(items)
     assert [r.index for r in results if not r.ok] == [42]
     assert results[42].attempts == 4
-    assert sum(r.url.endswith("/conn-0042") for r in transport.requests) == 4
+    assert sum(r.url.name == "conn-0042" for r in transport.requests) == 4
     assert time.now < 3.0  # the 99 and the poisoned one, all within three seconds
     assert "does not answer" not in caplog.text
 
@@ -215,7 +215,7 @@ async def test_one_attempt_is_one_request_and_no_wait_during_an_outage() -> None
         with pytest.raises(APIConnectionError) as caught:
             await client.update_calendar_connection("once", UPDATE, retry=once)
         assert caught.value.attempts == 1
-        assert sum(r.url.endswith("/once") for r in transport.requests[sent:]) == 1
+        assert sum(r.url.name == "once" for r in transport.requests[sent:]) == 1
         assert time.now == started  # no wait at all
         down = False
         held.set()

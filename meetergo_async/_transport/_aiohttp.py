@@ -181,7 +181,7 @@ class AiohttpTransport:
             self.open()
         session = self._session
         assert session is not None
-        url = URL(request.url, encoded=True)
+        url = request.url
         try:
             async with session.request(
                 request.method,

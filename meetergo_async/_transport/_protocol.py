@@ -11,34 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 __all__ = ["Request", "Response", "Transport"]
 
 
-def _case_insensitive(headers: Mapping[str, str] | None) -> Mapping[str, str]:
-    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
-        return headers
-    return CIMultiDictProxy(CIMultiDict(headers or {}))
-
-
-@attrs.frozen
-class Request:
+class Request(NamedTuple):
     """One attempt of a call, as a transport sends it.
 
     Attributes:
         method: the HTTP method.
-        url: the whole URL (the connection id percent-encoded as one path segment).
-        headers: every header of the attempt: the credential, the acting user, the types.
+        url: the whole URL (a ``yarl.URL``; the connection id percent-encoded as one path
+            segment): ``str(request.url)``, ``request.url.path``, ``request.url.query``.
+        headers: every header of the attempt: the credential, the acting user, the types;
+            looked up case-insensitively.
         body: the JSON body, or ``None``.
         timeout: seconds the attempt may take, from sending to the end of the answer.
     """
 
     method: str
-    url: str
+    url: URL
     headers: Mapping[str, str]
     body: bytes | None
     timeout: float
@@ -48,19 +43,18 @@ class Request:
         return None if self.body is None else json.loads(self.body)
 
 
-@attrs.frozen
-class Response:
+class Response(NamedTuple):
     """What the server answered to one attempt.
 
     Attributes:
         status: the HTTP status.
-        headers: the response headers, looked up case-insensitively.
+        headers: the response headers (any mapping; names are matched case-insensitively).
         body: the body as received (``b""`` when empty).
         reason: the reason phrase.
     """
 
     status: int
-    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_case_insensitive)
+    headers: Mapping[str, str] = MappingProxyType({})
     body: bytes = b""
     reason: str = ""
 
