@@ -1,14 +1,21 @@
-"""Helpers shared by the benchmarks: a server in a subprocess, medians, a plain table."""
+"""Helpers shared by the benchmarks: a server in a subprocess, medians, a plain table.
+
+``server`` runs a FakeMeetergo (``_server.py``); ``real_server`` runs the NestJS app of
+``bench/nest`` behind the real @nestjs/throttler, for the scenarios whose server arguments
+start with ``nest``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import statistics
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -21,6 +28,8 @@ USER_ID = DEFAULT_USER_ID
 VERIFY_KEY = "ak_live:bench-verify:verify-secret"
 """A second key the benchmark server accepts: reading the final state spends its budget."""
 SERVER = Path(__file__).with_name("_server.py")
+NEST_HARNESS = Path(__file__).resolve().parents[1] / "tests" / "nest" / "_app.py"
+"""Installs and starts the NestJS app (shared with tests/nest, which import it as a package)."""
 PATH = "/v4/calendar-connections/connections"
 
 
@@ -60,6 +69,65 @@ def server(*args: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def nest_harness() -> ModuleType:
+    """``tests/nest/_app.py``, loaded from its path (bench is not a package)."""
+    name = "_meetergo_nest_harness"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, NEST_HARNESS)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it loads
+        spec.loader.exec_module(module)
+    return module
+
+
+def nest_options(connections: int, args: Sequence[str], **extra: Any) -> Any:
+    """The NestJS app's options for ``_server.py``-style arguments ``nest LIMIT TTL ...``.
+
+    ``no-headers`` is ``setHeaders: false``, ``suffix=-NAME`` a throttler named NAME;
+    ``jitter=`` is the fake's model of how a busy server counts, which the real one needs
+    not; the app has no other switch of ``_server.py`` (faults, latency, ``no-retry-after``).
+    """
+    if len(args) < 3 or args[0] != "nest":
+        raise ValueError(f"the real server runs NestJS's throttler only: {list(args)}")
+    headers, name = True, None
+    for arg in args[3:]:
+        if arg == "no-headers":
+            headers = False
+        elif arg.startswith("suffix=-"):
+            name = arg.removeprefix("suffix=-")
+        elif arg.startswith("jitter="):
+            continue
+        else:
+            raise ValueError(f"the real NestJS app has no {arg!r}")
+    return nest_harness().NestOptions(
+        limit=int(args[1]),
+        ttl_ms=round(float(args[2]) * 1000),
+        headers=headers,
+        name=name,
+        connections=connections,
+        **extra,
+    )
+
+
+@contextlib.contextmanager
+def real_server(*args: str, trace: bool = False) -> Iterator[str]:
+    """Start the NestJS app for ``CONNECTIONS nest LIMIT TTL ...``; yield its URL.
+
+    Any bearer token works, each with its own budget, so VERIFY_KEY reads the final state
+    without spending the measured key's. ``trace``: the app records every request's timing,
+    read (and cleared) with ``GET {url}/__/trace``.
+    """
+    harness = nest_harness()
+    app = harness.start(nest_options(int(args[0]), args[1:], trace=trace))
+    try:
+        yield app.url
+    finally:
+        app.stop()
 
 
 def run_together(commands: Sequence[Sequence[str]]) -> list[dict[str, Any]]:

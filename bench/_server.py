@@ -1,7 +1,8 @@
 """Run a FakeMeetergo in its own process for the benchmarks; print its URL, serve until killed.
 
 Usage: python bench/_server.py CONNECTIONS [LIMIT] [no-headers] [no-retry-after]
-       [suffix=-NAME] [fail=RATE] [drop=RATE] [latency=SECONDS] [refuse=503] [control]
+       [suffix=-NAME] [fail=RATE] [drop=RATE] [latency=SECONDS] [jitter=SECONDS]
+       [refuse=503] [control]
 With ``control`` it reads commands on stdin: ``down SECONDS`` stops serving (connections are
 refused), starts again on the same port with the same state after SECONDS, and prints
 ``up`` when it is back.
@@ -51,6 +52,7 @@ async def main() -> None:
         drop_before_rate=float(_option(args, "drop", "0")) / 2,
         drop_after_rate=float(_option(args, "drop", "0")) / 2,
         latency=float(_option(args, "latency", "0")),
+        count_jitter=float(_option(args, "jitter", "0")),
         rate_limit_status=int(_option(args, "refuse", "429")),
         record_requests=False,
     )

@@ -7,7 +7,13 @@ Efficiency = ideal time / measured time. The ideal for NestJS's throttler (a sli
 the rate; for a token bucket ``(N - burst) / rate``; for fixed windows the start of the last
 window needed.
 
-    python bench/ratelimit.py [--rounds 3] [--only PREFIX] [--long]
+``--server real`` runs the NestJS-throttler scenarios (server arguments ``nest ...``) against
+the NestJS app of bench/nest instead, the real @nestjs/throttler 6.7.1 (installed with
+``npm ci`` on first use; needs Node.js and npm); ``--server both`` runs each of them against
+both, one after the other, and prints the two side by side (other scenarios: fake only).
+``--trace DIR`` saves the real app's per-request timings of each run as JSON in DIR.
+
+    python bench/ratelimit.py [--rounds 3] [--only PREFIX] [--long] [--server fake|real|both]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from _common import (
     PATH,
     USER_ID,
     median,
+    real_server,
     requests_for,
     run_together,
     server,
@@ -38,8 +45,8 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from meetergo_async import (
     MeetergoClient,
-    RateLimit,
     SlidingWindow,
+    TokenBucket,
 )
 
 
@@ -127,38 +134,78 @@ class Scenario(NamedTuple):
     long: bool = False
 
 
-NEST = ["nest", "250", "5"]
-NEST_IDEAL = (1500 - 250) / (250 / 5)
+NEST = ["nest", "250", "5", "jitter=0.002"]
+"""NestJS's 250 per 5 s; on FakeMeetergo, each request counted up to 2 ms after it arrived,
+as a busy Node server gets round to them (in another order than they were sent)."""
 BUCKET = ["token-bucket", "50", "10"]
+
+
+def on_nest(name: str, pacing: Any, *extra: str, n: int = 1500, **options: Any) -> Scenario:
+    """N updates against NestJS's 250 per 5 s (``extra``: server options); ideal (N - 250) / 50."""
+    runner = options.pop("runner", sdk_run)
+    return Scenario(name, [*NEST, *extra], n, (n - 250) / 50, runner, pacing, **options)
+
+
+def on_bucket(name: str, pacing: Any, *extra: str, runner: Runner = sdk_run) -> Scenario:
+    """A scenario of 500 updates against a token bucket of 50/s, burst 10."""
+    return Scenario(name, [*BUCKET, *extra], 500, 490 / 50, runner, pacing)
+
+
 SCENARIOS = [
-    Scenario("A matched, headers", NEST, 1500, NEST_IDEAL, sdk_run, SlidingWindow(250, 5)),
-    Scenario("B matched, no headers", [*NEST, "no-headers"], 1500, NEST_IDEAL, sdk_run,
-             SlidingWindow(250, 5)),
-    Scenario("C 4x, headers", NEST, 1500, NEST_IDEAL, sdk_run, SlidingWindow(1000, 5)),
-    Scenario("D 4x, named 'short'", [*NEST, "suffix=-short"], 1500, NEST_IDEAL, sdk_run,
-             SlidingWindow(1000, 5)),
-    Scenario("E 4x, no headers", [*NEST, "no-headers"], 1500, NEST_IDEAL, sdk_run,
-             SlidingWindow(1000, 5)),
-    Scenario("F neighbour sent 100 just before", NEST, 1500, NEST_IDEAL, sdk_run,
-             SlidingWindow(250, 5), neighbour=100),
+    on_nest("A matched, headers", SlidingWindow(250, 5)),
+    on_nest("B matched, no headers", SlidingWindow(250, 5), "no-headers"),
+    on_nest("C 4x, headers", SlidingWindow(1000, 5)),
+    on_nest("D 4x, named 'short'", SlidingWindow(1000, 5), "suffix=-short"),
+    on_nest("E 4x, no headers", SlidingWindow(1000, 5), "no-headers"),
+    on_nest("F neighbour sent 100 just before", SlidingWindow(250, 5), neighbour=100),
     # 1,500 is six windows exactly: the 100 a neighbour took cost a seventh to any client,
     # whose best is then 30 s (0.833 of the ideal). 1,400 shows the same without that step.
-    Scenario("F2 the same, N = 1400", NEST, 1400, (1400 - 250) / 50, sdk_run,
-             SlidingWindow(250, 5), neighbour=100),
-    Scenario("G two processes", NEST, 1500, NEST_IDEAL, sdk_run, SlidingWindow(250, 5),
-             processes=2),
-    Scenario("H SDK defaults, 100/60s", ["nest", "100", "60"], 300, (300 - 100) / (100 / 60),
-             sdk_run, "default", long=True),
-    Scenario("I naive gather+tenacity", NEST, 1500, NEST_IDEAL, naive_run, None),
-    Scenario("1 bucket, matched", BUCKET, 500, 490 / 50, sdk_run,
-             RateLimit.per_second(50, burst=10)),
-    Scenario("2 bucket, 4x", BUCKET, 500, 490 / 50, sdk_run, RateLimit.per_second(200, burst=40)),
-    Scenario("3 bucket, 4x, no Retry-After", [*BUCKET, "no-retry-after"], 500, 490 / 50, sdk_run,
-             RateLimit.per_second(200, burst=40)),
-    Scenario("3b windows 250/5s, 4x", ["window", "250", "5"], 750, 10.0, sdk_run,
-             RateLimit.per_second(200, burst=40)),
-    Scenario("4 naive, bucket", BUCKET, 500, 490 / 50, naive_run, None),
-]  # fmt: skip
+    on_nest("F2 the same, N = 1400", SlidingWindow(250, 5), n=1400, neighbour=100),
+    on_nest("G two processes", SlidingWindow(250, 5), processes=2),
+    Scenario(
+        "H SDK defaults, 100/60s",
+        ["nest", "100", "60", "jitter=0.002"],
+        300,
+        (300 - 100) / (100 / 60),
+        sdk_run,
+        "default",
+        long=True,
+    ),
+    on_nest("I naive gather+tenacity", None, runner=naive_run),
+    on_bucket("1 bucket, matched", TokenBucket.per_second(50, burst=10)),
+    on_bucket("2 bucket, 4x", TokenBucket.per_second(200, burst=40)),
+    on_bucket(
+        "3 bucket, 4x, no Retry-After", TokenBucket.per_second(200, burst=40), "no-retry-after"
+    ),
+    Scenario(
+        "3b windows 250/5s, 4x",
+        ["window", "250", "5"],
+        750,
+        10.0,
+        sdk_run,
+        TokenBucket.per_second(200, burst=40),
+    ),
+    on_bucket("4 naive, bucket", None, runner=naive_run),
+    # Another user of the key took 2 of the bucket's 5 tokens just before the run.
+    Scenario(
+        "5 bucket of 5, neighbour took 2",
+        ["token-bucket", "50", "5"],
+        500,
+        (500 - 3) / 50,
+        sdk_run,
+        TokenBucket.per_second(50, burst=5),
+        neighbour=2,
+    ),
+    # A token bucket against NestJS's sliding log: what TokenBucket users get from meetergo.
+    on_nest("J bucket 50/s burst 250, headers", TokenBucket.per_second(50, burst=250)),
+    on_nest("K bucket 50/s burst 1", TokenBucket.per_second(50, burst=1)),
+    on_nest("L bucket 200/s burst 1000, headers", TokenBucket.per_second(200, burst=1000)),
+    on_nest(
+        "M bucket 200/s burst 1000, no headers",
+        TokenBucket.per_second(200, burst=1000),
+        "no-headers",
+    ),
+]
 
 
 def worker_main(args: list[str]) -> None:
@@ -193,9 +240,30 @@ def run_processes(url: str, tag: str, scenario: Scenario) -> tuple[float, Outcom
     return elapsed, Outcome(*(sum(o[i] for o in outcomes) for i in range(3)))
 
 
-def run_scenario(scenario: Scenario, round_no: int) -> tuple[float, Outcome, int]:
+def is_nest(scenario: Scenario) -> bool:
+    """Whether the scenario's server is NestJS's throttler (so the real app can serve it)."""
+    return scenario.server[0] == "nest"
+
+
+class Summary(NamedTuple):
+    """One scenario's runs against one server."""
+
+    elapsed: float
+    efficiency: float
+    low: float
+    high: float
+    outcome: Outcome
+    wrong: int
+
+
+def run_scenario(
+    scenario: Scenario, round_no: int, kind: str = "fake", trace: Path | None = None
+) -> tuple[float, Outcome, int]:
     tag = f"r{round_no}"
-    with server(str(scenario.n), *scenario.server) as url:
+    args = (str(scenario.n), *scenario.server)
+    trace = trace if kind == "real" else None
+    start_server = server(*args) if kind == "fake" else real_server(*args, trace=bool(trace))
+    with start_server as url:
         if scenario.neighbour:
             asyncio.run(neighbour(url, scenario.neighbour, scenario.neighbour_seconds))
         if scenario.processes > 1:
@@ -205,43 +273,111 @@ def run_scenario(scenario: Scenario, round_no: int) -> tuple[float, Outcome, int
             outcome = asyncio.run(scenario.runner(url, tag, 0, scenario.n, scenario.limit))
             elapsed = time.perf_counter() - start
         wrong = asyncio.run(wrong_values(url, tag, scenario.n))
+        if trace is not None:
+            saved = asyncio.run(read_trace(url))
+            (trace / f"{scenario.name.split()[0]}-{tag}.json").write_text(saved)
     return elapsed, outcome, wrong
+
+
+async def read_trace(url: str) -> str:
+    """What the real app recorded of each request (``trace`` on), as JSON."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/__/trace") as resp:
+        return await resp.text()
+
+
+def measure(scenario: Scenario, rounds: int, kind: str, trace: Path | None) -> Summary:
+    """Run ``scenario`` ``rounds`` times against one server; the median run and the spread."""
+    runs = sorted(
+        (run_scenario(scenario, r, kind, trace) for r in range(rounds)), key=lambda r: r[0]
+    )
+    elapsed = median([r[0] for r in runs])
+    _, outcome, wrong = runs[len(runs) // 2]
+    efficiencies = [scenario.ideal / r[0] for r in runs]
+    low, high = min(efficiencies), max(efficiencies)
+    return Summary(elapsed, scenario.ideal / elapsed, low, high, outcome, wrong)
+
+
+def state(summary: Summary) -> str:
+    return "ok" if summary.wrong == 0 else f"{summary.wrong} wrong"
+
+
+def cells(summary: Summary | None) -> list[object]:
+    """One server's columns of a side-by-side row (``SUMMARY_HEADERS``); ``-`` when not run."""
+    if summary is None:
+        return ["-"] * len(SUMMARY_HEADERS)
+    outcome = summary.outcome
+    spread = f"{summary.low:.3f}-{summary.high:.3f}"
+    counts = [outcome.requests, outcome.rate_limited, outcome.failures]
+    return [round(summary.elapsed, 2), summary.efficiency, spread, *counts, state(summary)]
+
+
+def classic_row(scenario: Scenario, summary: Summary) -> list[object]:
+    """The row of a FakeMeetergo-only run (``HEADERS``)."""
+    outcome = summary.outcome
+    spread = f"{summary.low:.3f}-{summary.high:.3f}"
+    share = f"{outcome.rate_limited / outcome.requests:.1%}"
+    return [
+        *[scenario.name, scenario.n, round(summary.elapsed, 2), summary.efficiency, spread],
+        *[outcome.requests, outcome.rate_limited, share, outcome.failures, state(summary)],
+    ]
+
+
+def scenario_row(scenario: Scenario, kinds: list[str], options: argparse.Namespace) -> list[object]:
+    """Measure ``scenario`` against each server of ``kinds``: its row of the table."""
+    if kinds == ["fake"]:
+        return classic_row(scenario, measure(scenario, options.rounds, "fake", None))
+    row: list[object] = [scenario.name, scenario.n]
+    for kind in kinds:
+        if kind == "fake" or is_nest(scenario):
+            row += cells(measure(scenario, options.rounds, kind, options.trace))
+        else:
+            row += cells(None)
+    return row
+
+
+def parse_options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--only", help="run the scenarios whose name starts with this")
+    parser.add_argument("--long", action="store_true", help="also the 60 s-window scenario")
+    parser.add_argument(
+        "--server",
+        choices=["fake", "real", "both"],
+        default="fake",
+        help="FakeMeetergo in its own process, the real NestJS throttler, or both",
+    )
+    parser.add_argument("--trace", type=Path, help="save the real app's request timings here")
+    return parser.parse_args()
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
         worker_main(sys.argv[2:])
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--only", help="run the scenarios whose name starts with this")
-    parser.add_argument("--long", action="store_true", help="also the 60 s-window scenario")
-    options = parser.parse_args()
+    options = parse_options()
+    if options.trace:
+        options.trace.mkdir(parents=True, exist_ok=True)
+    kinds = {"fake": ["fake"], "real": ["real"], "both": ["fake", "real"]}[options.server]
+    headers = HEADERS
+    if kinds != ["fake"]:
+        headers = ["scenario", "N"] + [f"{k} {h}" for k in kinds for h in SUMMARY_HEADERS]
     rows = []
     for scenario in SCENARIOS:
         if options.only and not scenario.name.startswith(options.only):
             continue
-        if scenario.long and not options.long:
+        if (scenario.long and not options.long) or (kinds == ["real"] and not is_nest(scenario)):
             continue
-        runs = sorted(
-            (run_scenario(scenario, r) for r in range(options.rounds)), key=lambda r: r[0]
-        )
-        elapsed = median([r[0] for r in runs])
-        _, outcome, wrong = runs[len(runs) // 2]
-        efficiencies = [scenario.ideal / r[0] for r in runs]
-        rows.append([
-            scenario.name, scenario.n, round(elapsed, 2), scenario.ideal / elapsed,
-            f"{min(efficiencies):.3f}-{max(efficiencies):.3f}", outcome.requests,
-            outcome.rate_limited, f"{outcome.rate_limited / outcome.requests:.1%}",
-            outcome.failures, "ok" if wrong == 0 else f"{wrong} wrong",
-        ])  # fmt: skip
-        print(table(HEADERS, rows[-1:]).splitlines()[-1], flush=True)
+        rows.append(scenario_row(scenario, kinds, options))
+        print(table(headers, rows[-1:]).splitlines()[-1], flush=True)
     print(f"\nmedians over {options.rounds} round(s); efficiency = ideal / measured time")
-    print(table(HEADERS, rows))
+    print(table(headers, rows))
 
 
-HEADERS = ["scenario", "N", "seconds", "efficiency", "range", "requests", "429s", "429 %",
-           "failed", "state"]  # fmt: skip
+HEADERS = [
+    *["scenario", "N", "seconds", "efficiency", "range"],
+    *["requests", "429s", "429 %", "failed", "state"],
+]
+SUMMARY_HEADERS = ["s", "eff", "range", "req", "429s", "failed", "state"]
 
 if __name__ == "__main__":
     main()

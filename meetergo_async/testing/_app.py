@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from meetergo_async.testing._limits import limit_headers
-from meetergo_async.testing._options import Faults, RateOptions
+from meetergo_async.testing._options import Faults, RateOptions, Timing
 from meetergo_async.testing._protocol import (
     CONNECTION_NOT_FOUND,
     DROPPED,
@@ -65,15 +65,15 @@ class FakeApp:
         auth: Authenticator,
         rate: RateOptions,
         faults: Faults,
+        timing: Timing,
         *,
-        latency: float,
         record: bool,
     ) -> None:
         self.store = store
         self.auth = auth
         self.rate = rate
         self.faults = faults
-        self.latency = float(latency)
+        self.timing = timing
         self.record = record
         self.scripts: list[Script] = []
         self.requests: list[RecordedRequest] = []
@@ -88,13 +88,15 @@ class FakeApp:
         route = match_route(request.method, raw_path)
         script = self._take_script(request.method, path) if self.scripts else None
         fault = self._draw_fault() if script is None and self.faults.after else NO_FAULT
+        jitter = self.timing.count_jitter
+        delay = self.timing.rng.uniform(0.0, jitter) if jitter else 0.0  # drawn as it arrives
         record = self._new_record(request, path, route) if self.record else None
         # Known to close(), which waits for handlers its shutdown timeout had to cancel.
         task = asyncio.current_task()
         assert task is not None  # aiohttp runs every handler in a task of its own
         self.inflight.add(task)
         try:
-            response = await self._respond(request, route, script, fault, record)
+            response = await self._respond(request, route, script, (fault, delay), record)
         finally:
             self.inflight.discard(task)
         return self._finish(request, record, response)
@@ -134,7 +136,7 @@ class FakeApp:
         request: web.BaseRequest,
         route: Route | None,
         script: Script | None,
-        fault: int,
+        drawn: tuple[int, float],
         record: RecordedRequest | None,
     ) -> web.Response | None:
         try:
@@ -145,8 +147,9 @@ class FakeApp:
         if record is not None:
             record.body = body
             record.json = parsed if body and json_error is None else None
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        fault, delay = drawn
+        if self.timing.latency:
+            await asyncio.sleep(self.timing.latency)
         if script is not None:
             if script.drop:
                 return None
@@ -155,6 +158,8 @@ class FakeApp:
             return _error(fault)
         if route is None:
             return _error(404, f"Cannot {request.method} {request.raw_path}")
+        if delay:
+            await asyncio.sleep(delay)  # the server gets round to counting it later
         return self._authorized(request, route, parsed, json_error, fault)
 
     def _finish(

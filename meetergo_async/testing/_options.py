@@ -39,6 +39,19 @@ class Faults(NamedTuple):
     after: float
 
 
+class Timing(NamedTuple):
+    """When requests are answered and counted.
+
+    ``latency``: seconds every request waits before it is answered. ``count_jitter``: the
+    most seconds a request waits, after that, before the rate limit counts it, drawn per
+    request from ``rng`` as it arrives.
+    """
+
+    latency: float
+    count_jitter: float
+    rng: random.Random
+
+
 class RateOptions(NamedTuple):
     """The rate limiter (or ``None``) and how its verdicts become headers."""
 
@@ -98,9 +111,15 @@ def build_rate(
     return RateOptions(limiter, rate_limit_headers, retry_after_header, header_suffix, nest, status)
 
 
-def check_numbers(*, generate: int, port: int, latency: float, shutdown: float) -> None:
+def build_timing(seed: int | None, latency: float, count_jitter: float) -> Timing:
+    """Check the timing options; the jitter has a generator of its own, seeded as the faults."""
+    check_non_negative("latency", latency)
+    check_non_negative("count_jitter", count_jitter)
+    return Timing(float(latency), float(count_jitter), random.Random(seed))
+
+
+def check_numbers(*, generate: int, port: int, shutdown: float) -> None:
     """Check ``FakeMeetergo``'s counts and seconds."""
     check_count("generate", generate, minimum=0)
     check_count("port", port, minimum=0)
-    check_non_negative("latency", latency)
     check_non_negative("shutdown_timeout", shutdown)

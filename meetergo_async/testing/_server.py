@@ -20,6 +20,7 @@ from meetergo_async.testing._options import (
     DEFAULT_RATE_LIMIT,
     build_faults,
     build_rate,
+    build_timing,
     check_numbers,
 )
 from meetergo_async.testing._protocol import (
@@ -84,6 +85,10 @@ class FakeMeetergo:
         drop_before_rate: fraction of PATCHes cut before their update is applied.
         drop_after_rate: fraction of PATCHes cut after their update was applied.
         latency: seconds every request waits before it is answered.
+        count_jitter: the most seconds a request then waits before the rate limit counts
+            it, drawn per request from the seed: requests sent close together on several
+            connections are counted in another order than they were sent, as a busy
+            server is seen to count them (see docs/testing.md).
         clock: the monotonic clock of the rate limiters.
         wall_clock: epoch seconds for ``updatedAt`` (``time.time``).
         record_requests: keep ``requests``; switch off for long soak runs.
@@ -115,12 +120,13 @@ class FakeMeetergo:
         drop_before_rate: float = 0.0,
         drop_after_rate: float = 0.0,
         latency: float = 0.0,
+        count_jitter: float = 0.0,
         clock: Clock = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         record_requests: bool = True,
         shutdown_timeout: float = 1.0,
     ) -> None:
-        check_numbers(generate=generate, port=port, latency=latency, shutdown=shutdown_timeout)
+        check_numbers(generate=generate, port=port, shutdown=shutdown_timeout)
         self._api_keys = check_strings("api_keys", api_keys)
         self._personal_tokens = check_strings("personal_tokens", personal_tokens)
         self._user_ids = check_strings("user_ids", user_ids)
@@ -135,11 +141,10 @@ class FakeMeetergo:
             rate_limit_status,
         )
         faults = build_faults(seed, fail_rate, fail_statuses, drop_before_rate, drop_after_rate)
+        timing = build_timing(seed, latency, count_jitter)
         store = ConnectionStore.seeded(wall_clock, connections or (), generate)
-        self._app = FakeApp(store, auth, rate, faults, latency=latency, record=record_requests)
+        self._app = FakeApp(store, auth, rate, faults, timing, record=record_requests)
         self._listener = Listener(self._app, host, port, shutdown_timeout)
-
-    # -- what a test reads -------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -212,8 +217,6 @@ class FakeMeetergo:
         """How many answers queued with ``enqueue`` are still waiting for their request."""
         return len(self._app.scripts)
 
-    # -- what a test changes -----------------------------------------------------------
-
     def add_connection(self, id: str | None = None, **fields: Any) -> Connection:
         """Store a connection and return a copy of it.
 
@@ -256,8 +259,6 @@ class FakeMeetergo:
         self._app.requests.clear()
         self._app.status_counts.clear()
         self._app.update_counts.clear()
-
-    # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Bind the port and start serving.

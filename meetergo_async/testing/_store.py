@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from meetergo_async._serde import UPDATE_FIELD_NAMES
 from meetergo_async.testing._protocol import encode_json
 
 Connection = dict[str, Any]
@@ -21,23 +20,19 @@ _STRING: Final = "string"
 _STRINGS: Final = "string[]"
 _BOOLEAN: Final = "boolean"
 
-_FIELD_KINDS: Final[Mapping[str, str]] = {
-    "primary_calendar": _STRING,
-    "selected_calendars": _STRINGS,
-    "validate_availability": _BOOLEAN,
-    "cancel_if_declined_or_deleted": _BOOLEAN,
-    "disable_attendee_notification": _BOOLEAN,
-    "sync_buffers_to_calendar": _BOOLEAN,
-}
-"""What class-validator checks each field of an update for, by its Python name."""
-assert _FIELD_KINDS.keys() == UPDATE_FIELD_NAMES.keys(), "kinds and update fields differ"
-
 PATCH_FIELDS: Final[Mapping[str, str]] = {
-    json_name: _FIELD_KINDS[name] for name, json_name in UPDATE_FIELD_NAMES.items()
+    "primaryCalendar": _STRING,
+    "selectedCalendars": _STRINGS,
+    "validateAvailability": _BOOLEAN,
+    "cancelIfDeclinedOrDeleted": _BOOLEAN,
+    "disableAttendeeNotification": _BOOLEAN,
+    "syncBuffersToCalendar": _BOOLEAN,
 }
 """JSON name -> kind of the fields a PATCH may carry, in the order class-validator reports them.
 
-The JSON names come from the converter's map, so the sandbox accepts what the SDK sends.
+Spelled here from meetergo's API reference, not taken from the SDK's converter: were the SDK
+to misspell a field, the sandbox must refuse it as meetergo would (``tests/testing`` pins
+that the two agree).
 """
 
 NOT_AN_OBJECT: Final = "request body must be a JSON object"

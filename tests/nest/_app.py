@@ -113,7 +113,7 @@ def _tool(name: str) -> str:
     if path is None:
         raise NodeMissingError(
             f"{name!r} is not on PATH: the NestJS reference app (bench/nest) needs Node.js "
-            "(>= 18) and npm. Install them (e.g. from https://nodejs.org or your package "
+            "(>= 20.19) and npm. Install them (e.g. from https://nodejs.org or your package "
             "manager) and run the tests again."
         )
     return path
@@ -158,18 +158,7 @@ def install(app_dir: Path = APP_DIR, *, timeout: float = 600.0) -> Path:
         if not (target / _INSTALLED).exists():
             staging = Path(tempfile.mkdtemp(prefix=f"{key}.staging-", dir=root))
             try:
-                for name in INSTALL_FILES:
-                    shutil.copyfile(app_dir / name, staging / name)
-                command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"]
-                done = subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
-                    command, cwd=staging, capture_output=True, text=True, timeout=timeout,
-                    check=False,
-                )  # fmt: skip
-                if done.returncode != 0:
-                    raise NestAppError(
-                        f"`npm ci` in {staging} failed ({done.returncode}):\n"
-                        f"{done.stdout}\n{done.stderr}"
-                    )
+                _npm_ci(npm, app_dir, staging, timeout)
                 (staging / _INSTALLED).write_text(f"{key}\n")
                 if target.exists():
                     shutil.rmtree(target)  # an interrupted install left it incomplete
@@ -180,6 +169,24 @@ def install(app_dir: Path = APP_DIR, *, timeout: float = 600.0) -> Path:
         for name in (*INSTALL_FILES, *SOURCE_FILES):
             _copy_if_changed(app_dir / name, target / name)
     return target
+
+
+def _npm_ci(npm: str, app_dir: Path, staging: Path, timeout: float) -> None:
+    """``npm ci`` of the app's lock in ``staging``; no package's install scripts run."""
+    for name in INSTALL_FILES:
+        shutil.copyfile(app_dir / name, staging / name)
+    done = subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+        cwd=staging,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise NestAppError(
+            f"`npm ci` in {staging} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
 
 
 class NestApp:
@@ -259,8 +266,12 @@ def start(
     log = tempfile.TemporaryFile()  # noqa: SIM115 - NestApp closes it
     process = subprocess.Popen(  # noqa: S603 - node from PATH, our own script
         [node, "main.js", *options.argv()],
-        cwd=directory, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True,
-    )  # fmt: skip
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
     app = NestApp(process, "", options, log)
     try:
         app.url = _read_url(process, startup_timeout)

@@ -21,7 +21,8 @@ def nest_install() -> Path:
     try:
         return install()
     except NestAppError as exc:
-        pytest.fail(f"cannot install the NestJS reference app: {exc}", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"cannot install the NestJS reference app: {problem}", pytrace=False)
 
 
 class NestApps:
@@ -33,15 +34,19 @@ class NestApps:
 
     def get(self, options: NestOptions) -> NestApp:
         app = self._apps.get(options)
-        if app is None or app.process.poll() is not None:
-            try:
-                app = self._apps[options] = start(options, app_dir=self._app_dir)
-            except NestAppError as exc:
-                pytest.fail(str(exc), pytrace=False)
-        return app
+        if app is not None and app.process.poll() is None:
+            return app
+        try:
+            app = self._apps[options] = start(options, app_dir=self._app_dir)
+        except NestAppError as exc:
+            problem = str(exc)
+        else:
+            return app
+        pytest.fail(problem, pytrace=False)
 
     def close(self) -> None:
-        apps, self._apps = list(self._apps.values()), {}
+        apps = list(self._apps.values())
+        self._apps = {}
         for app in apps:
             app.stop()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
+import aiohttp
 import pytest
 
-from meetergo_async.testing import FixedWindow, TokenBucket
+from meetergo_async.testing import FakeMeetergo, FixedWindow, NestThrottler, TokenBucket
 from meetergo_async.testing._limits import Verdict, limit_headers, make_limiter
+from tests.testing._client import LIST, USER_HEADER
 
 
 class Clock:
@@ -139,3 +143,36 @@ def test_limit_headers_leave_out_retry_after_when_allowed() -> None:
         Verdict(True, 5, 4, 1, 0), rate_headers=False, retry_after=True, suffix=""
     )
     assert headers == {}
+
+
+# -- when a request is counted: count_jitter ----------------------------------------------
+
+
+async def _remaining_in_arrival_order(**options: Any) -> list[int]:
+    """Send 12 requests at once on 12 connections; their Remaining, in the order they arrived."""
+    fake = FakeMeetergo(rate_limit=NestThrottler(100, 60.0), **options)
+    async with (
+        fake,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=12),
+            headers={"Authorization": f"Bearer {fake.api_key}", USER_HEADER: fake.user_id},
+        ) as session,
+    ):
+
+        async def one(tag: int) -> tuple[str, int]:
+            async with session.get(f"{fake.url}{LIST}", headers={"x-tag": str(tag)}) as answer:
+                return str(tag), int(answer.headers["X-RateLimit-Remaining"])
+
+        remaining = dict(await asyncio.gather(*(one(tag) for tag in range(12))))
+        return [remaining[record.headers["x-tag"]] for record in fake.requests]
+
+
+async def test_requests_are_counted_as_they_arrive_by_default() -> None:
+    counted = await _remaining_in_arrival_order()
+    assert counted == sorted(counted, reverse=True)
+
+
+async def test_count_jitter_counts_requests_sent_together_in_another_order() -> None:
+    counted = await _remaining_in_arrival_order(count_jitter=0.05, seed=3)
+    assert sorted(counted, reverse=True) == list(range(99, 87, -1))  # each counted once
+    assert counted != sorted(counted, reverse=True)  # but not in the order they arrived
