@@ -190,7 +190,7 @@ class Caller:
         waiting_since = self._clock()
         try:
             return await self._health.admit(
-                call, policy.max_attempts - call.attempts, deadline_at, hold=_held(call)
+                call, policy.max_attempts - call.attempts, deadline_at, hold=policy.max_attempts > 1
             )
         except MeetergoError as error:
             raise call.failed(error, self._clock()) from None
@@ -199,7 +199,7 @@ class Caller:
 
     async def _send(self, call: Call) -> tuple[Ticket, Response]:
         async with self._slots:
-            hold = _held(call)
+            hold = call.policy.max_attempts > 1  # a call of one attempt is never held back
             ticket = self._limiter.try_acquire(hold=hold)
             if ticket is None:
                 try:
@@ -271,8 +271,3 @@ class Caller:
         if remaining <= 0:
             raise call.failed(APITimeoutError("the call's deadline has passed"), self._clock())
         return min(call.timeout, remaining)
-
-
-def _held(call: Call) -> bool:
-    """Whether an outage or a pause may hold ``call`` back: not when it may send only once."""
-    return call.policy.max_attempts > 1

@@ -208,9 +208,10 @@ class Health:
     def answered(self, status: int, probe: bool) -> None:
         """An attempt got an answer that says the service is up."""
         self._answers.append(status == 503)
-        self._streak = 0
-        self._host_streak = 0
-        self._streak_calls.clear()
+        if self._streak:
+            self._streak = 0
+            self._host_streak = 0
+            self._streak_calls.clear()
         if probe:
             self._prober = None
         if self._down_since is not None:

@@ -28,6 +28,12 @@ whose key-sharing neighbour went quiet regains its pace, at the cost of one 429 
 overshoots. A client configured four times too fast settles just under the real limit
 within two or three 429s.
 
+A halving for a request sent from a saved burst measured nothing about the rate: the burst
+may only have found the server's bucket emptier than the client's (another user of the key
+took some tokens just before). So after such a halving, each ``BLIND_CLIMB_SECONDS`` without
+a 429 doubles the rate back, up to what it was; a 429 of a paced request meanwhile is
+evidence, and the rate stays where that puts it.
+
 **Starting in step.** A server's bucket for a key starts when the first request *arrives*,
 which is later than the client's start by at least one connection set-up. So the client's
 bucket starts full but only begins to refill at the first answer (or failed attempt):
@@ -61,6 +67,8 @@ BURST_CUT_FACTOR: Final = 0.5
 MIN_RATE_FRACTION: Final = 1 / 64
 RECOVERY_HOLD_SECONDS: Final = 30.0
 RECOVERY_PER_SECOND: Final = 0.02
+BLIND_CLIMB_SECONDS: Final = 1.0
+"""Seconds without a 429 after a halving before the rate doubles back toward what it was."""
 _EPSILON: Final = 1e-9  # refill arithmetic leaves 0.999...; such a token counts as whole
 SAME_WINDOW_SLACK: Final = 1.0
 """NestJS rounds ``X-RateLimit-Reset`` up to whole seconds: ends closer than this are one window."""
@@ -99,6 +107,8 @@ class TokenBucketPolicy:
         # is above this): the others were already in flight and say nothing new.
         self._epoch_seq = 0
         self._adjusted_at = -math.inf
+        self._blind_from: float | None = None  # the rate before a halving, to climb back to
+        self._burst_seq = 0  # the last request sent from a saved burst
         self._span_start = now
         self._span_successes = 0
         self._window: _Window | None = None
@@ -135,11 +145,17 @@ class TokenBucketPolicy:
             wait = max(wait, (1.0 - self._tokens) / self._rate)
         return wait if wait > _EPSILON else 0.0
 
+    def skip(self) -> None:
+        """Number a request another policy let go: it takes no token (``_learning``)."""
+        self._seq += 1
+
     def grant(self, now: float) -> Ticket:
         """Let one request go: it takes a token."""
-        if self.limit:
-            self._tokens -= 1.0
         self._seq += 1
+        if self.limit:
+            if self._tokens >= 2.0 - _EPSILON:  # sent with others at once, from the burst
+                self._burst_seq = self._seq
+            self._tokens -= 1.0
         return Ticket(self._seq, now)
 
     def _refill(self, now: float) -> None:
@@ -152,6 +168,12 @@ class TokenBucketPolicy:
                 float(self.limit.burst), self._tokens + (now - self._refilled_at) * self._rate
             )
             self._refilled_at = now
+        blind = self._blind_from
+        if blind is not None and now - self._adjusted_at >= BLIND_CLIMB_SECONDS:
+            self._rate = min(blind, 2 * self._rate)
+            self._adjusted_at = max(now, self._pause_until)
+            if self._rate >= blind:
+                self._blind_from = None
         if self._rate < self.limit.rate and now - self._adjusted_at >= RECOVERY_HOLD_SECONDS:
             step = self.limit.rate * RECOVERY_PER_SECOND * (now - self._recovered_at)
             self._rate = min(self.limit.rate, self._rate + step)
@@ -193,7 +215,7 @@ class TokenBucketPolicy:
             self.rate_limited += 1
             self.pause(retry_after if retry_after is not None else self._interval(), now)
             if ticket.seq > self._epoch_seq:
-                self._lower_rate(now)
+                self._lower_rate(now, burst=ticket.seq <= self._burst_seq)
         elif status < 400:
             self._span_successes += 1
         counts = parse_rate_limit(headers)
@@ -212,13 +234,18 @@ class TokenBucketPolicy:
     def _interval(self) -> float:
         return 1.0 / self._rate if self.limit else 0.0
 
-    def _lower_rate(self, now: float) -> None:
+    def _lower_rate(self, now: float, *, burst: bool) -> None:
         span = now - self._span_start
         if self.limit:
             if span >= ESTIMATE_MIN_SECONDS and self._span_successes:
                 new = min(self._rate, self._span_successes / span) * ESTIMATE_MARGIN
+                self._blind_from = None  # measured: it holds
             else:
                 new = self._rate * BURST_CUT_FACTOR
+                if not burst:
+                    self._blind_from = None  # a paced request was refused: evidence
+                elif self._blind_from is None:
+                    self._blind_from = self._rate
             old = self._rate
             self._rate = max(self.limit.rate * MIN_RATE_FRACTION, new)
             log.debug(
@@ -229,7 +256,7 @@ class TokenBucketPolicy:
                 span,
             )
         self._epoch_seq = self._seq
-        self._adjusted_at = now
+        self._adjusted_at = max(now, self._pause_until)
         self._span_start = max(now, self._pause_until)
         self._span_successes = 0
 

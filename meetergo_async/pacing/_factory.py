@@ -16,7 +16,8 @@ from typing import Protocol, runtime_checkable
 from ._bucket import TokenBucketPolicy
 from ._config import SlidingWindow, TokenBucket
 from ._gate import Gate
-from ._protocol import Pacer, SharedBudget
+from ._learning import LearningPolicy
+from ._protocol import Pacer, Policy, SharedBudget
 from ._window import SlidingWindowPolicy
 
 __all__ = ["close_limiter", "make_limiter", "sliding_window_limiter"]
@@ -41,8 +42,17 @@ def sliding_window_limiter(
 def token_bucket_limiter(
     bucket: TokenBucket | None, *, clock: Clock, sleep: Sleep, max_pause: float = math.inf
 ) -> Gate:
-    """The in-process limiter of a token bucket (``None``: pace only after 429s and headers)."""
-    policy = TokenBucketPolicy(bucket, now=clock(), max_pause=max_pause)
+    """The in-process limiter of a token bucket (``None``: pace only after 429s and headers).
+
+    A configured bucket learns how the server counts (``_learning``); a server that keeps
+    a sliding log is paced as one, never faster than the bucket's rate.
+    """
+    now = clock()
+    policy: Policy
+    if bucket is None:
+        policy = TokenBucketPolicy(None, now=now, max_pause=max_pause)
+    else:
+        policy = LearningPolicy(bucket, now=now, max_pause=max_pause)
     return Gate(policy, clock=clock, sleep=sleep)
 
 

@@ -28,8 +28,9 @@ class Lesson:
     time; a second refusal at that level confirms the limit for good.
     """
 
-    def __init__(self, configured: int, now: float) -> None:
+    def __init__(self, configured: int | None, now: float, *, climbs_back: bool = True) -> None:
         self.configured = configured
+        self.climbs_back = climbs_back
         self.limit: int | None = None
         self.refused_at: int | None = None
         self.confirmed = False
@@ -37,7 +38,7 @@ class Lesson:
         self._clean_since = now
 
     def _same(self, a: int, b: int) -> bool:
-        return abs(a - b) <= COUNT_SLACK * self.configured + 1
+        return abs(a - b) <= COUNT_SLACK * (self.configured or max(a, b)) + 1
 
     def blocked(self, accepted: int, now: float, seconds: float) -> None:
         """A block ended; ``accepted`` requests of this client were counted when it began."""
@@ -56,8 +57,9 @@ class Lesson:
         refused = self.refused_at
         if refused is not None and surely_accepted >= refused:
             self.refused_at = None  # more were accepted than once refused: a neighbour's doing
-        if self.limit is None or self.confirmed:
+        if self.limit is None or self.confirmed or not self.climbs_back:
             return
+        assert self.configured is not None  # only a configured limit is climbed back to
         if now - self._clean_since >= RECOVERY_WINDOWS * seconds:
             step = max(1, math.ceil(RECOVERY_STEP * self.configured))
             self.limit = None if self.limit + step >= self.configured else self.limit + step

@@ -42,6 +42,9 @@ class Neighbours:
         self._peaks: deque[tuple[float, int]] = deque()
         self._busy_until = -math.inf  # until then, they were sending
         self._present_until = -math.inf
+        self.contradictions = 0
+        """Answers that left more room than a sliding log could (a bucket refilling, or a
+        fixed window starting anew): ours the server surely counted were not counted."""
 
     def cap(self, now: float) -> int | None:
         """The most of ours that may count now, as far as others are concerned."""
@@ -100,6 +103,8 @@ class Neighbours:
         requests surely counted mean they sent within a window: maybe still sending.
         """
         seconds = self._log.seconds
+        if at_most < -(COUNT_SLACK * server + 1):
+            self.contradictions += 1
         peaks = self._peaks
         while peaks and peaks[-1][1] <= at_least:
             peaks.pop()

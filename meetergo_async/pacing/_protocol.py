@@ -102,7 +102,9 @@ class SharedBudget(Protocol):
 class Policy(Protocol):
     """The decisions of an in-process limiter, without I/O: every method takes ``now``."""
 
-    rate_limited: int
+    @property
+    def rate_limited(self) -> int:
+        """How many 429 answers the policy has seen."""
 
     @property
     def rate(self) -> float | None:

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from .._http import parse_throttlers, tightest_throttler
+from ._block import Block
 from ._config import SlidingWindow
 from ._lesson import Lesson
 from ._log import Hit, OwnLog
@@ -45,24 +46,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_SECONDS: Final = 60.0
 """The window assumed when none is configured and no ``X-RateLimit-Reset`` came (meetergo's)."""
-BLOCK_PROBE_FIRST: Final = 0.25
-"""Seconds from a 429 without ``Retry-After`` to the first probe of the block."""
-BLOCK_PROBE_GROWTH: Final = 4.0
-"""Each refused probe multiplies the wait before the next one."""
-BLOCK_PROBE_CAP: Final = 0.5
-"""Probes of a block are never further apart than this part of a window."""
-
-
-class _Block:
-    """A refusal in progress: when it began, what the server had accepted, the next probe."""
-
-    __slots__ = ("accepted", "backoff", "probe", "seen")
-
-    def __init__(self, seen: int, accepted: int) -> None:
-        self.seen = seen  # requests granted when the first refusal came back: later are probes
-        self.accepted = accepted  # ours the server counted when it refused
-        self.backoff = BLOCK_PROBE_FIRST
-        self.probe: int | None = None  # the probe in flight
 
 
 class SlidingWindowPolicy:
@@ -75,26 +58,42 @@ class SlidingWindowPolicy:
             server's headers and 429s still apply).
         now: the clock's time when the client is made.
         max_pause: the longest client-wide pause a ``Retry-After`` may start.
+        rate_cap: with no ``window``, learn the server's window from scratch (from its
+            headers, or from its blocks) and never pace faster than this many requests a
+            second (a ``TokenBucket``'s rate: ``_learning``).
     """
 
     def __init__(
-        self, window: SlidingWindow | None, *, now: float, max_pause: float = math.inf
+        self,
+        window: SlidingWindow | None,
+        *,
+        now: float,
+        max_pause: float = math.inf,
+        rate_cap: float | None = None,
     ) -> None:
         self.window = window
         self._max_pause = max_pause
         self._log = OwnLog(window.seconds if window else DEFAULT_WINDOW_SECONDS)
         self._limit: int | None = window.limit if window else None
+        self._rate_cap = None if window else rate_cap
+        learning = self._rate_cap is not None
         self._lesson = Lesson(window.limit, now) if window else None
+        if learning:  # a lesson taught by the server itself, from nothing: it holds
+            self._lesson = Lesson(None, now, climbs_back=False)
         self._told = False  # X-RateLimit-Limit set the limit
         self._window_told = False  # X-RateLimit-Reset set the window
-        self._logging = window is not None  # keep ended requests once a limit needs them
+        self._logging = window is not None or learning  # keep ended requests for a limit
         self._neighbours = Neighbours(self._log)
         self._pause_until = -math.inf
-        self._block: _Block | None = None
+        self._block: Block | None = None
         self._refused_at = -math.inf  # when the current block's first refusal came back
         self._block_ended = 0  # the request that ended the last block
         # Until the first answer, one request at a time (unpaced: no such care).
-        self._heard = window is None
+        self._heard = window is None and not learning
+        self.blocks_begun = 0
+        self.blocks_ended = 0
+        self.last_block = 0.0
+        """Seconds the last block lasted, from its first refusal to the answer that ended it."""
         self._seq = 0
         self.rate_limited = 0
         """How many 429 answers the client has seen."""
@@ -107,8 +106,18 @@ class SlidingWindowPolicy:
 
     def _own_limit(self) -> int | None:
         taught = self._lesson.limit if self._lesson else None
-        limits = [n for n in (self._limit, taught) if n is not None]
+        limits = [n for n in (self._limit, taught, self._capped()) if n is not None]
         return min(limits) if limits else None
+
+    @property
+    def contradictions(self) -> int:
+        """Answers that left more room than a sliding log of this window could."""
+        return self._neighbours.contradictions
+
+    def _capped(self) -> int | None:
+        """The most of ``rate_cap`` a window holds, or ``None`` without a cap."""
+        cap = self._rate_cap
+        return None if cap is None else max(1, math.ceil(cap * self._log.seconds))
 
     def paused(self, now: float) -> bool:
         """Whether a 429 holds the client back: paused, or probing a block."""
@@ -130,7 +139,7 @@ class SlidingWindowPolicy:
         ``hold=False``: a pause after a 429 does not hold this request (a call that may
         send only once); it goes at once, as the block's probe if none is out.
         """
-        if self.paused(now):
+        if now < self._pause_until or self._block is not None:  # paused(), inlined
             if not hold:
                 return 0.0  # the server refuses it uncounted, or the block is over
             if now < self._pause_until:
@@ -253,25 +262,22 @@ class SlidingWindowPolicy:
             log.warning(TOO_LONG_TO_PAUSE, retry_after, self._max_pause)
             return
         if block is None:
-            block = self._block = _Block(self._seq, self._log.surely_accepted(now))
+            block = self._block = Block(self._seq, self._log.surely_accepted(now), now)
             self._refused_at = now
-        if retry_after is not None:
-            until = now + retry_after  # whole seconds rounded up, from the answer: not early
-        else:
-            until = now + block.backoff
-            block.backoff = min(
-                BLOCK_PROBE_GROWTH * block.backoff, BLOCK_PROBE_CAP * self._log.seconds
-            )
-            expected_end = self._refused_at + self._log.seconds  # a block of one window
-            if now < expected_end:
-                until = min(until, expected_end)
+            self.blocks_begun += 1
+        until = block.held_until(now, retry_after, self._log.seconds)
         self._pause_until = max(self._pause_until, until)
         self._neighbours.forget()
 
-    def _end_block(self, block: _Block, hit: Hit, now: float) -> None:
+    def _end_block(self, block: Block, hit: Hit, now: float) -> None:
         """Rule 4: the first answer after a block; the server started a fresh log with it."""
         self._block = None
         self._block_ended = hit.seq
+        self.blocks_ended += 1
+        self.last_block = now - self._refused_at
+        if self._rate_cap is not None and not self._window_told:
+            # Learning without headers: a block lasts a window (NestJS's default).
+            self._log.seconds = max(1.0, self.last_block)
         self._log.restart(hit)
         self._neighbours.forget()
         if self._lesson is not None and not self._told:

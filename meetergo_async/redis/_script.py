@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Final, NamedTuple
 
+from ..pacing._block import BLOCK_PROBE_CAP, BLOCK_PROBE_FIRST, BLOCK_PROBE_GROWTH
 from ..pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
 from ..pacing._log import COUNT_SLACK, EXPIRY_MARGIN
-from ..pacing._window import BLOCK_PROBE_CAP, BLOCK_PROBE_FIRST, BLOCK_PROBE_GROWTH
 
 __all__ = ["POLL", "Keys", "Reply", "Update", "arguments", "budget_keys", "parse_reply", "source"]
 

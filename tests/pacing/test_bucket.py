@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from typing import Any
 
 import pytest
 
@@ -13,10 +15,18 @@ from meetergo_async.pacing._bucket import (
     ESTIMATE_MARGIN,
     RECOVERY_HOLD_SECONDS,
     RECOVERY_PER_SECOND,
+    TokenBucketPolicy,
 )
-from meetergo_async.pacing._factory import token_bucket_limiter as Limiter
 from meetergo_async.pacing._gate import Gate
 from tests.helpers import FakeTime
+
+
+def Limiter(
+    limit: TokenBucket | None, *, clock: Any, sleep: Any, max_pause: float = math.inf
+) -> Gate:
+    """The token-bucket policy alone behind the gate (``_learning`` adds the server's model)."""
+    policy = TokenBucketPolicy(limit, now=clock(), max_pause=max_pause)
+    return Gate(policy, clock=clock, sleep=sleep)
 
 
 def limiter(fake_time: FakeTime, rate: float | None = 10.0, burst: int = 1) -> Gate:

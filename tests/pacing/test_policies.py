@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from meetergo_async.pacing import SlidingWindow, Ticket, TokenBucket
-from meetergo_async.pacing._bucket import TokenBucketPolicy
+from meetergo_async.pacing._block import BLOCK_PROBE_FIRST
+from meetergo_async.pacing._bucket import BLIND_CLIMB_SECONDS, TokenBucketPolicy
 from meetergo_async.pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS, Lesson
 from meetergo_async.pacing._log import EXPIRY_MARGIN, OwnLog
 from meetergo_async.pacing._neighbours import NEIGHBOUR_SHARE, Neighbours
-from meetergo_async.pacing._window import BLOCK_PROBE_FIRST, SlidingWindowPolicy
+from meetergo_async.pacing._window import SlidingWindowPolicy
 
 # -- OwnLog: a request counts from its sending until a window after its answer -------------
 
@@ -301,3 +302,27 @@ def test_a_429_pauses_the_bucket_and_lowers_its_rate() -> None:
     assert policy.wait(1.0) == pytest.approx(1.1)
     assert policy.rate == pytest.approx(5.0)  # halved: the 429 came at once, from a burst
     assert not policy.paused(2.2)
+
+
+def test_a_halving_for_a_burst_climbs_back_when_no_429_follows() -> None:
+    # Another user of the key took some tokens just before: the burst met an emptier bucket.
+    policy = TokenBucketPolicy(TokenBucket(50.0, 5), now=0.0)
+    first = policy.grant(0.0)
+    policy.answered(first, 200, {}, None, 0.01)
+    burst = [policy.grant(0.01) for _ in range(4)]
+    policy.answered(burst[1], 429, {}, 1.0, 0.02)
+    assert policy.rate == pytest.approx(25.0)  # halved: it came at once, nothing measured
+    policy.wait(1.02 + BLIND_CLIMB_SECONDS)  # a second after the pause, no 429 since
+    assert policy.rate == pytest.approx(50.0)  # back to what it was
+
+
+def test_a_429_for_a_paced_request_is_evidence_and_the_rate_stays() -> None:
+    policy = TokenBucketPolicy(TokenBucket(50.0, 1), now=0.0)
+    first = policy.grant(0.0)
+    policy.answered(first, 200, {}, None, 0.01)
+    policy.wait(0.05)
+    paced = policy.grant(0.05)  # one token at a time: paced, not a burst
+    policy.answered(paced, 429, {}, 1.0, 0.06)
+    assert policy.rate == pytest.approx(25.0)
+    policy.wait(1.06 + 5 * BLIND_CLIMB_SECONDS)
+    assert policy.rate == pytest.approx(25.0)  # it holds (until the slow recovery)

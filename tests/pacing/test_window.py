@@ -9,13 +9,13 @@ import pytest
 
 from meetergo_async import SlidingWindow
 from meetergo_async.pacing import Ticket
+from meetergo_async.pacing._block import BLOCK_PROBE_FIRST as PROBE_FIRST
+from meetergo_async.pacing._block import BLOCK_PROBE_GROWTH as PROBE_GROWTH
 from meetergo_async.pacing._factory import sliding_window_limiter as SlidingWindowLimiter
 from meetergo_async.pacing._gate import Gate
 from meetergo_async.pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
 from meetergo_async.pacing._log import EXPIRY_MARGIN
 from meetergo_async.pacing._neighbours import NEIGHBOUR_SHARE, REFRESH
-from meetergo_async.pacing._window import BLOCK_PROBE_FIRST as PROBE_FIRST
-from meetergo_async.pacing._window import BLOCK_PROBE_GROWTH as PROBE_GROWTH
 from tests.helpers import FakeTime
 
 
