@@ -51,7 +51,7 @@ from .errors import (
     ServerError,
 )
 from .models import CalendarConnection, CalendarConnectionUpdate, UpdateRequest, UpdateResult
-from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
+from .pacing import DEFAULT_RATE_LIMIT, Priority, SharedBudget, SlidingWindow, TokenBucket
 
 __all__ = [
     "API_KEY_PREFIX",
@@ -92,6 +92,7 @@ __all__ = [
     "OnRetry",
     "PermissionDeniedError",
     "PlanLimitError",
+    "Priority",
     "RateLimitError",
     "Request",
     "Response",

@@ -27,34 +27,37 @@ from .models import (
     UpdateResult,
     validate_update_request,
 )
+from .pacing import Priority
 
 __all__ = ["MAX_WAITING_PER_WORKER", "BulkItem", "iter_bulk", "run_bulk"]
 
 BulkItem: TypeAlias = UpdateRequest | tuple[str, CalendarConnectionUpdate]
 RunOne: TypeAlias = Callable[
-    [str, CalendarConnectionUpdate, str | None, str | None],
+    [str, CalendarConnectionUpdate, str | None, str | None, Priority],
     Awaitable[tuple[CalendarConnection, int]],
 ]
-"""Send one update: ``(connection_id, update, owner_user_id, as_user)``."""
+"""Send one update: ``(connection_id, update, owner_user_id, as_user, priority)``."""
 
 MAX_WAITING_PER_WORKER: Final = 8
 """Items that may wait for an earlier item of their connection, per worker; beyond that
 the input is not read until some of them have started."""
 
 
-def to_parts(item: object) -> Parts:
+def to_parts(item: object, priority: Priority) -> Parts:
     """Accept an ``UpdateRequest`` or a ``(connection_id, update)`` pair; give its parts.
 
-    A pair is checked as ``UpdateRequest`` would check it, without building one.
+    A pair is checked as ``UpdateRequest`` would check it, without building one. An item
+    without a priority of its own takes ``priority``, the run's.
 
     Raises:
         TypeError, ValueError: the item is neither, or its values are invalid.
     """
     if isinstance(item, UpdateRequest):
-        return item.connection_id, item.update, item.owner_user_id, item.as_user
+        lane = priority if item.priority is None else item.priority
+        return item.connection_id, item.update, item.owner_user_id, item.as_user, lane
     if isinstance(item, tuple) and len(item) == 2:
         validate_update_request(item[0], item[1], None, None)
-        return item[0], item[1], None, None
+        return item[0], item[1], None, None, priority
     raise ArgumentTypeError(
         "items",
         "each of {name} must be an UpdateRequest or a (connection_id, update) tuple, "
@@ -126,8 +129,10 @@ class _Crew:
         deliver: Callable[[UpdateResult], None],
         workers: int,
         room: asyncio.Semaphore | None = None,
+        priority: Priority = Priority.BULK,
     ) -> None:
         self.source = _Source(items)
+        self._priority = priority
         self._order = ConnectionOrder(MAX_WAITING_PER_WORKER * workers)
         self._run_one = run_one
         self._deliver = deliver
@@ -147,7 +152,7 @@ class _Crew:
                 return
             index, item = taken
             try:
-                parts = to_parts(item)
+                parts = to_parts(item, self._priority)
             except (TypeError, ValueError) as error:
                 self._deliver(UpdateResult(index, _item_id(item), error=error, attempts=0))
                 continue
@@ -161,9 +166,9 @@ class _Crew:
         connection_id = job[1][0]
         current: Job | None = job
         while current is not None:
-            index, (_, update, owner_user_id, as_user) = current
+            index, (_, update, owner_user_id, as_user, lane) = current
             try:
-                sent = await self._run_one(connection_id, update, owner_user_id, as_user)
+                sent = await self._run_one(connection_id, update, owner_user_id, as_user, lane)
             except Exception as error:  # noqa: BLE001 - one item's failure never stops the others
                 self._deliver(_result(index, connection_id, error))
             else:
@@ -193,7 +198,10 @@ async def _finish(items: object, workers: list[asyncio.Task[None]]) -> None:
 
 
 async def run_bulk(
-    items: Iterable[Any] | AsyncIterable[Any], run_one: RunOne, max_concurrency: int
+    items: Iterable[Any] | AsyncIterable[Any],
+    run_one: RunOne,
+    max_concurrency: int,
+    priority: Priority = Priority.BULK,
 ) -> list[UpdateResult]:
     """Like ``iter_bulk``, but collect the results into a list in input order.
 
@@ -207,7 +215,7 @@ async def run_bulk(
             results.extend([None] * (result.index + 1 - len(results)))
         results[result.index] = result
 
-    crew = _Crew(items, run_one, store, max_concurrency)
+    crew = _Crew(items, run_one, store, max_concurrency, priority=priority)
     workers = [asyncio.create_task(crew.work()) for _ in range(max_concurrency)]
     try:
         await asyncio.gather(*workers)
@@ -219,7 +227,10 @@ async def run_bulk(
 
 
 async def iter_bulk(
-    items: Iterable[Any] | AsyncIterable[Any], run_one: RunOne, max_concurrency: int
+    items: Iterable[Any] | AsyncIterable[Any],
+    run_one: RunOne,
+    max_concurrency: int,
+    priority: Priority = Priority.BULK,
 ) -> AsyncGenerator[UpdateResult, None]:
     """Yield one ``UpdateResult`` per item, as each completes.
 
@@ -235,7 +246,7 @@ async def iter_bulk(
     """
     out: asyncio.Queue[UpdateResult | None] = asyncio.Queue()
     room = asyncio.Semaphore(max_concurrency)
-    crew = _Crew(items, run_one, out.put_nowait, max_concurrency, room)
+    crew = _Crew(items, run_one, out.put_nowait, max_concurrency, room, priority)
     workers = [asyncio.create_task(_feed(crew, out)) for _ in range(max_concurrency)]
     running = len(workers)
     try:

@@ -11,11 +11,12 @@ from collections import deque
 from typing import TypeAlias
 
 from .models import CalendarConnectionUpdate
+from .pacing import Priority
 
 __all__ = ["ConnectionOrder", "Job", "Parts"]
 
-Parts: TypeAlias = tuple[str, CalendarConnectionUpdate, str | None, str | None]
-"""An item's ``(connection_id, update, owner_user_id, as_user)``."""
+Parts: TypeAlias = tuple[str, CalendarConnectionUpdate, str | None, str | None, Priority]
+"""An item's ``(connection_id, update, owner_user_id, as_user, priority)``."""
 Job: TypeAlias = tuple[int, Parts]
 """An item ready to send: its input position and its parts."""
 

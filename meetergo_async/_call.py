@@ -17,14 +17,14 @@ from yarl import URL
 
 from . import _answers
 from ._config import RetryPolicy
-from ._emitter import UNOBSERVED, Observer
+from ._emitter import UNOBSERVED, Observer, SleepFor
 from ._events import OnRetry
 from ._health import Health, is_service_failure
 from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
 from ._serde import decode_success
 from ._transport import Request, Response, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
-from .pacing import Pacer, Ticket
+from .pacing import Pacer, Priority, Ticket
 
 __all__ = ["Call", "Caller", "ClientStats"]
 
@@ -39,12 +39,16 @@ class ClientStats:
         retries: waits before another attempt.
         rate: the pacing rate in force now (requests a second; ``None`` when proactive
             pacing is off).
+        interactive_requests: of ``requests``, those of interactive calls (single calls).
+        bulk_requests: of ``requests``, those of bulk items.
     """
 
     requests: int
     rate_limited: int
     retries: int
     rate: float | None
+    interactive_requests: int = 0
+    bulk_requests: int = 0
 
 
 @attrs.define
@@ -61,6 +65,8 @@ class Call:
     parse: Callable[[object], Any]
     user: str | None = None
     """The acting user (the ``x-meetergo-api-user-id`` it sends), or ``None``."""
+    priority: Priority = Priority.INTERACTIVE
+    """The lane its attempts wait in for their turn."""
     first_sent_at: float | None = None
     attempts: int = 0
 
@@ -87,7 +93,7 @@ class Caller:
         on_retry: the user's retry hook, or ``None``.
         observer: told of every attempt that was sent, as it ends, and of every wait for
             an outage to end (``_events``; the limiter and ``retry_sleep`` report their own).
-        retry_sleep: the sleep between attempts, if not ``sleep``.
+        retry_sleep: the sleep between the attempts of a call of each lane, if not ``sleep``.
     """
 
     def __init__(
@@ -101,7 +107,7 @@ class Caller:
         sleep: Sleep,
         on_retry: OnRetry | None,
         observer: Observer = UNOBSERVED,
-        retry_sleep: Sleep | None = None,
+        retry_sleep: SleepFor | None = None,
     ) -> None:
         self._transport = transport
         self._limiter = limiter
@@ -114,12 +120,21 @@ class Caller:
         self.requests = 0
         self.retries = 0
         self._observer = observer
-        self._retry_sleep = retry_sleep or sleep
+        self._retry_sleep = retry_sleep or (lambda lane: sleep)
+        self._lane_requests = {Priority.INTERACTIVE: 0, Priority.BULK: 0}
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters."""
         limiter = self._limiter
-        return ClientStats(self.requests, limiter.rate_limited, self.retries, limiter.rate)
+        lanes = self._lane_requests
+        return ClientStats(
+            self.requests,
+            limiter.rate_limited,
+            self.retries,
+            limiter.rate,
+            lanes[Priority.INTERACTIVE],
+            lanes[Priority.BULK],
+        )
 
     async def call(self, call: Call) -> tuple[Any, int]:
         """Send ``call`` under its retry policy.
@@ -154,7 +169,7 @@ class Caller:
             call.policy,
             started,
             self._clock,
-            self._retry_sleep,
+            self._retry_sleep(call.priority),
             self._on_retry,
             self._on_wait,
         )
@@ -195,15 +210,16 @@ class Caller:
         except MeetergoError as error:
             raise call.failed(error, self._clock()) from None
         finally:
-            self._observer.waited("pause", self._clock() - waiting_since)
+            self._observer.waited("pause", self._clock() - waiting_since, call.priority)
 
     async def _send(self, call: Call) -> tuple[Ticket, Response]:
         async with self._slots:
             hold = call.policy.max_attempts > 1  # a call of one attempt is never held back
-            ticket = self._limiter.try_acquire(hold=hold)
+            lane = call.priority
+            ticket = self._limiter.try_acquire(hold=hold, lane=lane)
             if ticket is None:
                 try:
-                    ticket = await self._limiter.acquire(hold=hold)
+                    ticket = await self._limiter.acquire(hold=hold, lane=lane)
                 except MeetergoError as refused:  # a shared budget that is down: nothing sent
                     raise call.failed(refused) from refused.__cause__
             if call.first_sent_at is None:
@@ -211,6 +227,7 @@ class Caller:
             timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
             call.attempts += 1
             self.requests += 1
+            self._lane_requests[lane] += 1
             answer = None
             try:
                 request = Request(call.operation.method, call.url, call.headers, call.body, timeout)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Self
 
 import aiohttp
 
 from ._assembly import Hooks, assemble
-from ._bulk import BulkItem, iter_bulk, run_bulk
 from ._call import ClientStats
+from ._client_bulk import BulkMethods
 from ._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -30,19 +30,19 @@ from ._config import (
 from ._events import OnEvent, OnRetry
 from ._lifecycle import State
 from ._transport import Transport
-from ._validate import check_count, check_text
+from ._validate import check_text
 from .models import (
     CalendarConnection,
     CalendarConnectionUpdate,
-    UpdateResult,
     validate_update_request,
 )
-from .pacing import DEFAULT_RATE_LIMIT, SharedBudget, SlidingWindow, TokenBucket
+from .pacing import DEFAULT_RATE_LIMIT, Priority, SharedBudget, SlidingWindow, TokenBucket
+from .pacing._config import check_priority
 
 __all__ = ["ClientStats", "MeetergoClient"]
 
 
-class MeetergoClient:
+class MeetergoClient(BulkMethods):
     """An asynchronous client of meetergo's calendar-connection API.
 
     Use it as ``async with MeetergoClient(...) as client:`` or call ``await client.aclose()``
@@ -174,6 +174,7 @@ class MeetergoClient:
         as_user: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority | str | None = None,
     ) -> CalendarConnection:
         """Change a calendar connection's settings (``PATCH .../connections/{id}``).
 
@@ -188,6 +189,8 @@ class MeetergoClient:
             as_user: the ``x-meetergo-api-user-id`` header for this call only.
             timeout: seconds each attempt may take (default: the client's).
             retry: this call's ``RetryPolicy`` (default: the client's).
+            priority: the lane its attempts wait in for their turn; ``"interactive"`` by
+                default: before bulk work on the key (``Priority``).
 
         Returns:
             The connection as the server described it; fields it did not send are ``None``.
@@ -197,7 +200,10 @@ class MeetergoClient:
             MeetergoError: the server refused, or no answer came (see ``errors``).
         """
         validate_update_request(connection_id, update, owner_user_id, as_user)
-        call = self._endpoints.update(connection_id, update, owner_user_id, as_user, timeout, retry)
+        lane = check_priority("priority", priority, Priority.INTERACTIVE)
+        call = self._endpoints.update(
+            connection_id, update, owner_user_id, as_user, timeout, retry, lane
+        )
         self._life.enter()
         result: tuple[CalendarConnection, int] = await self._caller.call(call)
         return result[0]
@@ -209,6 +215,7 @@ class MeetergoClient:
         as_user: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority | str | None = None,
     ) -> list[CalendarConnection]:
         """List the calendar connections of a user (``GET .../connections``).
 
@@ -217,51 +224,11 @@ class MeetergoClient:
         """
         if owner_user_id is not None:
             check_text("owner_user_id", owner_user_id)
-        call = self._endpoints.listing(owner_user_id, as_user, timeout, retry)
+        lane = check_priority("priority", priority, Priority.INTERACTIVE)
+        call = self._endpoints.listing(owner_user_id, as_user, timeout, retry, lane)
         self._life.enter()
         result: tuple[list[CalendarConnection], int] = await self._caller.call(call)
         return result[0]
-
-    async def update_calendar_connections(
-        self,
-        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
-        *,
-        max_concurrency: int | None = None,
-    ) -> list[UpdateResult]:
-        """Update many connections; return exactly one ``UpdateResult`` per item, in input order.
-
-        ``items`` holds ``UpdateRequest`` objects or ``(connection_id, update)`` pairs. A
-        failing or invalid item never stops the others; updates to the same connection are
-        applied in input order. See ``iter_update_calendar_connections`` for the details.
-        """
-        limit = self._bulk_limit(max_concurrency)
-        self._life.enter()
-        return await run_bulk(items, self._update_one, limit)
-
-    def iter_update_calendar_connections(
-        self,
-        items: Iterable[BulkItem] | AsyncIterable[BulkItem],
-        *,
-        max_concurrency: int | None = None,
-    ) -> AsyncGenerator[UpdateResult, None]:
-        """Yield one ``UpdateResult`` per item as each completes (``result.index`` is its place).
-
-        The input, an iterable or async iterable, is read lazily: at most ``max_concurrency``
-        items (default: the client's) are in flight, and no item is read before a slot is
-        free. All items share the client's limiter and retry policy. Items for the same
-        connection id run one at a time in input order (a later one starts once the earlier
-        one has ended); other ids keep running meanwhile. An invalid item yields a result
-        carrying its ``TypeError``/``ValueError`` and sends nothing. If you stop early,
-        close the iterator (``contextlib.aclosing``) to cancel what is in flight.
-        """
-        limit = self._bulk_limit(max_concurrency)
-        self._life.check_loop()
-        return iter_bulk(items, self._update_one, limit)
-
-    def _bulk_limit(self, max_concurrency: int | None) -> int:
-        limit = self._settings.max_concurrency if max_concurrency is None else max_concurrency
-        check_count("max_concurrency", limit)
-        return limit
 
     async def _update_one(
         self,
@@ -269,11 +236,12 @@ class MeetergoClient:
         update: CalendarConnectionUpdate,
         owner_user_id: str | None,
         as_user: str | None,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        priority: Priority,
     ) -> tuple[CalendarConnection, int]:
-        """Send one checked update; return the connection and the attempts it took."""
-        call = self._endpoints.update(connection_id, update, owner_user_id, as_user, timeout, retry)
+        """Send one checked item of a bulk run; return the connection and its attempts."""
+        call = self._endpoints.update(
+            connection_id, update, owner_user_id, as_user, priority=priority
+        )
         self._life.enter()
         result: tuple[CalendarConnection, int] = await self._caller.call(call)
         return result

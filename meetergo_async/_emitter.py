@@ -18,14 +18,16 @@ from typing import Final, Protocol, TypeAlias
 from ._events import AttemptError, AttemptEvent, Event, OnEvent, WaitEvent, WaitReason, hash_user
 from ._retry import Operation
 from .errors import APIConnectionError, APITimeoutError, ArgumentTypeError
-from .pacing import Pacer, Ticket
+from .pacing import Pacer, Priority, Ticket
 
-__all__ = ["UNOBSERVED", "Emitter", "Observer", "instrument"]
+__all__ = ["UNOBSERVED", "Emitter", "Observer", "SleepFor", "instrument"]
 
 log = logging.getLogger(__name__)
 
 _MAX_HASHED_USERS: Final = 4096
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
+SleepFor: TypeAlias = Callable[[Priority], Sleep]
+"""The retry layer's sleep for a call of a lane."""
 
 
 class Observer(Protocol):
@@ -41,8 +43,8 @@ class Observer(Protocol):
     ) -> None:
         """An attempt ended, answered (``status``) or not (``None``); called in its ``finally``."""
 
-    def waited(self, reason: WaitReason, seconds: float) -> None:
-        """A call waited ``seconds`` for ``reason``."""
+    def waited(self, reason: WaitReason, seconds: float, lane: Priority) -> None:
+        """A call of ``lane`` waited ``seconds`` for ``reason``."""
 
 
 class _Unobserved:
@@ -58,7 +60,7 @@ class _Unobserved:
     ) -> None:
         """Nothing to tell."""
 
-    def waited(self, reason: WaitReason, seconds: float) -> None:
+    def waited(self, reason: WaitReason, seconds: float, lane: Priority) -> None:
         """Nothing to tell."""
 
 
@@ -108,10 +110,10 @@ class Emitter:
             AttemptEvent(operation.method, operation.route, status, error, latency, attempt, hashed)
         )
 
-    def waited(self, reason: WaitReason, seconds: float) -> None:
+    def waited(self, reason: WaitReason, seconds: float, lane: Priority) -> None:
         """Report a wait that took time."""
         if seconds > 0:
-            self.emit(WaitEvent(reason, seconds))
+            self.emit(WaitEvent(reason, seconds, lane))
 
     def _hash(self, user: str) -> str:
         hashed = self._hashes.get(user)
@@ -125,18 +127,22 @@ class Emitter:
         """``limiter``, reporting how long each ``acquire`` waited."""
         return _TimedPacer(limiter, self)
 
-    def sleep(self, sleep: Sleep, limiter: Pacer) -> Sleep:
-        """``sleep`` for the retry layer, reporting each wait (a pause while ``limiter`` is)."""
+    def sleep(self, sleep: Sleep, limiter: Pacer) -> SleepFor:
+        """``sleep`` for the retry layer of a call of each lane, reporting each wait (a pause
+        while ``limiter`` is)."""
 
-        async def timed_sleep(seconds: float) -> None:
-            started = self._clock()
-            reason: WaitReason = "pause" if limiter.paused() else "backoff"
-            try:
-                await sleep(seconds)
-            finally:
-                self.emit(WaitEvent(reason, self._clock() - started))
+        def sleep_for(lane: Priority) -> Sleep:
+            async def timed_sleep(seconds: float) -> None:
+                started = self._clock()
+                reason: WaitReason = "pause" if limiter.paused() else "backoff"
+                try:
+                    await sleep(seconds)
+                finally:
+                    self.emit(WaitEvent(reason, self._clock() - started, lane))
 
-        return timed_sleep
+            return timed_sleep
+
+        return sleep_for
 
     def emit(self, event: Event) -> None:
         """Hand ``event`` to the hook; log what it raises."""
@@ -169,8 +175,8 @@ def instrument(
     sleep: Sleep,
     *,
     clock: Callable[[], float],
-) -> tuple[Emitter | None, Pacer, Sleep]:
-    """The emitter of ``on_event``, with the limiter and the retry sleep that report waits.
+) -> tuple[Emitter | None, Pacer, SleepFor]:
+    """The emitter of ``on_event``, with the limiter and the retry sleeps that report waits.
 
     Without a hook, ``limiter`` and ``sleep`` come back as they are: nothing is measured.
 
@@ -178,7 +184,7 @@ def instrument(
         ArgumentTypeError: ``on_event`` is not callable.
     """
     if on_event is None:
-        return None, limiter, sleep
+        return None, limiter, lambda lane: sleep
     if not callable(on_event):
         kind = type(on_event).__name__
         raise ArgumentTypeError("on_event", f"{{name}} must be a function or None, got {kind}")
@@ -208,13 +214,13 @@ class _TimedPacer:
         """The limiter's pace."""
         return self._limiter.rate
 
-    async def acquire(self, *, hold: bool = True) -> Ticket:
+    async def acquire(self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Wait for a turn, and report the wait."""
         clock = self._emitter._clock
         started = clock()
-        ticket = await self._limiter.acquire(hold=hold)
+        ticket = await self._limiter.acquire(hold=hold, lane=lane)
         # The limiter says whether it held the request for a pause (a shared budget may
         # learn of one only while the request waits) or let it test one (a probe).
         reason: WaitReason = "pause" if ticket.held or ticket.probe else "pace"
-        self._emitter.waited(reason, clock() - started)
+        self._emitter.waited(reason, clock() - started, lane)
         return ticket

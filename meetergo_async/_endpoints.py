@@ -20,6 +20,7 @@ from ._config import ClientSettings, RetryPolicy
 from ._retry import Operation
 from ._serde import encode_update, parse_connection_list, parse_updated_connection
 from .models import CalendarConnectionUpdate
+from .pacing import Priority
 
 __all__ = ["LIST_CONNECTIONS", "UPDATE_CONNECTION", "Endpoints"]
 
@@ -62,6 +63,7 @@ class Endpoints:
         as_user: str | None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> Call:
         """The PATCH of one connection.
 
@@ -71,9 +73,11 @@ class Endpoints:
         path = _http.connection_path(connection_id)
         parse = partial(parse_updated_connection, connection_id=connection_id, path=path)
         body = encode_update(update)
-        return self._call(
+        call = self._call(
             UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user, timeout, retry
         )
+        call.priority = priority
+        return call
 
     def listing(
         self,
@@ -81,6 +85,7 @@ class Endpoints:
         as_user: str | None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = Priority.INTERACTIVE,
     ) -> Call:
         """The GET of a user's connections.
 
@@ -89,9 +94,11 @@ class Endpoints:
         """
         path = _http.CONNECTIONS_PATH
         parse = partial(parse_connection_list, path=path)
-        return self._call(
+        call = self._call(
             LIST_CONNECTIONS, path, parse, None, owner_user_id, as_user, timeout, retry
         )
+        call.priority = priority
+        return call
 
     def _call(
         self,

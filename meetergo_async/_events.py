@@ -17,6 +17,7 @@ from typing import Literal, TypeAlias
 import attrs
 
 from .errors import MeetergoError
+from .pacing._config import Priority
 
 __all__ = [
     "AttemptError",
@@ -71,10 +72,13 @@ class WaitEvent:
             held back after a 429, or waiting for an outage to end) or ``"backoff"`` (the
             retry policy's wait after a failed attempt).
         seconds: how long it waited, by the client's clock.
+        priority: the lane of the call that waited: ``"interactive"`` (a single call, by
+            default) or ``"bulk"`` (an item of a bulk run).
     """
 
     reason: WaitReason
     seconds: float
+    priority: Priority = Priority.INTERACTIVE
 
 
 @attrs.frozen

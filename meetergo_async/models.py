@@ -17,6 +17,7 @@ import attrs
 from ._unset import UNSET, Unset
 from ._validate import check_text
 from .errors import NAME, ArgumentTypeError, ArgumentValueError
+from .pacing._config import Priority, check_priority
 
 __all__ = [
     "CalendarConnection",
@@ -112,6 +113,11 @@ class CalendarConnectionUpdate:
 _EMPTY_UPDATE: Final = CalendarConnectionUpdate()
 
 
+def _to_priority(value: object) -> Priority | None:
+    """An attrs converter: an item's own lane, or ``None`` for the run's."""
+    return None if value is None else check_priority("priority", value, Priority.BULK)
+
+
 def check_update(update: object) -> CalendarConnectionUpdate:
     """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
     if not isinstance(update, CalendarConnectionUpdate):
@@ -168,6 +174,8 @@ class UpdateRequest:
         update: the fields to change.
         owner_user_id: sent as the ``userId`` query parameter (admins naming another user).
         as_user: the ``x-meetergo-api-user-id`` header for this item only.
+        priority: the lane this item waits in for its turn (``Priority`` or its value);
+            ``None`` takes the bulk run's (``"bulk"`` by default).
 
     Raises:
         TypeError, ValueError: an argument is invalid (checked at construction).
@@ -177,6 +185,7 @@ class UpdateRequest:
     update: CalendarConnectionUpdate
     owner_user_id: str | None = None
     as_user: str | None = None
+    priority: Priority | None = attrs.field(default=None, converter=_to_priority)
 
     def __attrs_post_init__(self) -> None:
         validate_update_request(self.connection_id, self.update, self.owner_user_id, self.as_user)

@@ -16,6 +16,7 @@ from meetergo_async import (
     AttemptEvent,
     CalendarConnectionUpdate,
     MeetergoClient,
+    Priority,
     RetryPolicy,
     SlidingWindow,
     TokenBucket,
@@ -222,7 +223,7 @@ async def test_without_a_hook_the_limiter_and_the_sleep_are_not_wrapped(
     hooked = mocked_client(fake_time, on_event=lambda event: None)
 
     assert type(client._caller._limiter).__name__ == "Gate"
-    assert client._caller._retry_sleep == fake_time.sleep
+    assert client._caller._retry_sleep(Priority.BULK) == fake_time.sleep
     assert type(hooked._caller._limiter).__name__ == "_TimedPacer"
     assert hooked._caller._sleep == fake_time.sleep  # outage waits are reported by the caller
 

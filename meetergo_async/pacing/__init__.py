@@ -7,7 +7,15 @@ A client paces every attempt through one limiter (a ``Pacer``). It is configured
 ``SharedBudget`` and the ``Pacer`` it returns; each turn is a ``Ticket``.
 """
 
-from ._config import DEFAULT_RATE_LIMIT, SlidingWindow, TokenBucket
+from ._config import DEFAULT_RATE_LIMIT, Priority, SlidingWindow, TokenBucket
 from ._protocol import Pacer, SharedBudget, Ticket
 
-__all__ = ["DEFAULT_RATE_LIMIT", "Pacer", "SharedBudget", "SlidingWindow", "Ticket", "TokenBucket"]
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "Pacer",
+    "Priority",
+    "SharedBudget",
+    "SlidingWindow",
+    "Ticket",
+    "TokenBucket",
+]

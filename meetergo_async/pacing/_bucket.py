@@ -54,7 +54,7 @@ from typing import Final
 import attrs
 
 from .._http import parse_rate_limit
-from ._config import TokenBucket
+from ._config import Priority, TokenBucket
 from ._protocol import TOO_LONG_TO_PAUSE, Ticket
 
 __all__ = ["TokenBucketPolicy"]
@@ -122,7 +122,7 @@ class TokenBucketPolicy:
         """The rate in force now (requests a second), ``None`` when pacing is off."""
         return self._rate if self.limit else None
 
-    def wait(self, now: float, hold: bool = True) -> float:
+    def wait(self, now: float, hold: bool = True, lane: Priority = Priority.INTERACTIVE) -> float:
         """Seconds until the next request may go (``0.0``: now).
 
         ``hold=False``: a pause after a 429 does not hold this request (a call that may
@@ -149,8 +149,8 @@ class TokenBucketPolicy:
         """Number a request another policy let go: it takes no token (``_learning``)."""
         self._seq += 1
 
-    def grant(self, now: float) -> Ticket:
-        """Let one request go: it takes a token."""
+    def grant(self, now: float, lane: Priority = Priority.INTERACTIVE) -> Ticket:
+        """Let one request go: it takes a token (whatever its lane: only the order differs)."""
         self._seq += 1
         if self.limit:
             if self._tokens >= 2.0 - _EPSILON:  # sent with others at once, from the burst

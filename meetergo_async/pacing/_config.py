@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Final
 
 import attrs
 
 from .._validate import check_positive, count, positive
+from ..errors import NAME, ArgumentTypeError, ArgumentValueError
 
-__all__ = ["DEFAULT_RATE_LIMIT", "SlidingWindow", "TokenBucket"]
+__all__ = ["DEFAULT_RATE_LIMIT", "Priority", "SlidingWindow", "TokenBucket", "check_priority"]
+
+
+class Priority(enum.StrEnum):
+    """The lane a request waits in for its turn under the rate limit.
+
+    ``INTERACTIVE`` (a single call: someone waits for it) takes the next free turn before
+    any ``BULK`` one (an item of a bulk run), and while interactive calls are about, bulk
+    work leaves them a few turns free. Methods take the member or its value (``"bulk"``).
+    """
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
+def check_priority(name: str, value: object, default: Priority) -> Priority:
+    """The ``Priority`` ``value`` names (a member or its value), or ``default`` for ``None``.
+
+    Raises:
+        ArgumentTypeError: not a str. ArgumentValueError: not a lane's name.
+    """
+    if value is None:
+        return default
+    if isinstance(value, Priority):
+        return value
+    if not isinstance(value, str):
+        kind = type(value).__name__
+        raise ArgumentTypeError(name, f"{NAME} must be 'interactive' or 'bulk', got {kind}")
+    try:
+        return Priority(value)
+    except ValueError:
+        raise ArgumentValueError(
+            name, f"{NAME} must be 'interactive' or 'bulk', got {value!r}"
+        ) from None
 
 
 @attrs.frozen

@@ -1,23 +1,39 @@
-"""The one gate of every in-process limiter: the queue, the lock and the wake-ups.
+"""The one gate of every in-process limiter: the queues, the turns and the wake-ups.
 
 A ``Gate`` turns a synchronous ``Policy`` (which only says how long to wait) into the
-``Pacer`` the client awaits. Waiters are served first come, first served: one at a time
-holds the lock and sleeps until the policy lets it go, waking early when an answer or a
-failure may have made room. A turn that is free at once is taken without the lock
-(``try_acquire``) unless someone is queued, so nobody overtakes a waiter.
+``Pacer`` the client awaits. Waiters queue in two lanes (``Priority``): interactive ones
+before bulk ones, first come, first served within a lane. Only the head of the line asks the
+policy and sleeps until it lets it go, waking early when an answer or a failure may have
+made room, or when an interactive waiter arrives to take its place at the head; the others
+wait for their turn. A turn that is free at once is taken without queueing
+(``try_acquire``) unless someone waits in the same lane or a more urgent one, so nobody
+overtakes a waiter of its own lane.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
 import attrs
 
 from .._wait import Signal, wait_for_change
+from ._config import Priority
 from ._protocol import Policy, Ticket
 
 __all__ = ["Gate"]
+
+_LANES = (Priority.INTERACTIVE, Priority.BULK)  # the order in which the lanes are served
+
+
+class _Waiter:
+    """A task in line for a turn: set ``turn`` when it becomes the head of the line."""
+
+    __slots__ = ("turn",)
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Event()
 
 
 class Gate:
@@ -39,9 +55,9 @@ class Gate:
         self.policy = policy
         self._clock = clock
         self._sleep = sleep
-        self._lock = asyncio.Lock()
-        self._queued = 0  # tasks inside ``acquire``: the lock-free path must not overtake them
-        self._unheld = 0  # tasks waiting outside the queue (``hold=False``)
+        self._lines: dict[Priority, deque[_Waiter]] = {lane: deque() for lane in _LANES}
+        self._queued = 0  # tasks in line: the free path must not overtake them
+        self._unheld = 0  # tasks waiting outside the lines (``hold=False``)
         self._changed = Signal()
 
     @property
@@ -54,42 +70,79 @@ class Gate:
         """The long-run pace in force (requests a second), ``None`` when unpaced."""
         return self.policy.rate
 
-    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
-        """Take a turn at once if nobody is queued and the policy allows it; else ``None``.
+    def try_acquire(
+        self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> Ticket | None:
+        """Take a turn at once if nobody of this lane or a more urgent one waits; else ``None``.
 
         ``hold=False``: a pause after a 429 does not hold it, nor do those queued behind it.
         """
-        if self._queued and hold:
+        if hold and self._queued and self._ahead(lane):
             return None
         now = self._clock()
-        return self.policy.grant(now) if self.policy.wait(now, hold) == 0.0 else None
+        if self.policy.wait(now, hold, lane) != 0.0:
+            return None
+        return self.policy.grant(now, lane)
 
-    async def acquire(self, *, hold: bool = True) -> Ticket:
-        """Wait for this client's turn; first come, first served; cancel-safe.
+    def _ahead(self, lane: Priority) -> bool:
+        """Whether someone waits in ``lane`` or in a more urgent one."""
+        for other in _LANES:
+            if self._lines[other]:
+                return True
+            if other is lane:
+                return False
+        return False
 
-        ``hold=False`` (a call that may send only once): it waits only for the rate limit,
-        not for a pause after a 429, and not behind those queued for one.
+    def _head(self) -> _Waiter | None:
+        for lane in _LANES:
+            if self._lines[lane]:
+                return self._lines[lane][0]
+        return None
+
+    async def acquire(self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE) -> Ticket:
+        """Wait for this client's turn: interactive first, then first come, first served.
+
+        Cancel-safe. ``hold=False`` (a call that may send only once): it waits only for the
+        rate limit, not for a pause after a 429, and not behind those queued for one.
         """
         if not hold:
-            return await self._acquire_unheld()
+            return await self._acquire_unheld(lane)
+        me = _Waiter()
+        line = self._lines[lane]
+        line.append(me)
         self._queued += 1
+        if self._head() is me:
+            self._changed.notify()  # an interactive waiter takes the head from a bulk one
         try:
-            async with self._lock:
-                held = False
-                while (wait := self.policy.wait(now := self._clock())) != 0.0:
-                    held = held or self.policy.paused(now)
-                    await wait_for_change(self._changed.event, self._sleep, wait)
-                ticket = self.policy.grant(self._clock())
-                return attrs.evolve(ticket, held=True) if held else ticket
+            return await self._wait_in_line(me, lane)
         finally:
+            line.remove(me)
             self._queued -= 1
+            head = self._head()
+            if head is not None:
+                head.turn.set()
 
-    async def _acquire_unheld(self) -> Ticket:
+    async def _wait_in_line(self, me: _Waiter, lane: Priority) -> Ticket:
+        held = False
+        while True:
+            if self._head() is not me:
+                me.turn.clear()
+                await me.turn.wait()
+                continue
+            now = self._clock()
+            wait = self.policy.wait(now, True, lane)
+            if wait == 0.0:
+                ticket = self.policy.grant(now, lane)
+                return attrs.evolve(ticket, held=True) if held else ticket
+            held = held or self.policy.paused(now)
+            await wait_for_change(self._changed.event, self._sleep, wait)
+
+    async def _acquire_unheld(self, lane: Priority) -> Ticket:
         self._unheld += 1
         try:
-            while (wait := self.policy.wait(self._clock(), False)) != 0.0:
+            while (wait := self.policy.wait(self._clock(), False, lane)) != 0.0:
                 await wait_for_change(self._changed.event, self._sleep, wait)
-            return self.policy.grant(self._clock())
+            return self.policy.grant(self._clock(), lane)
         finally:
             self._unheld -= 1
 

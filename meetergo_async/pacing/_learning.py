@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from .._http import parse_throttlers
 from ._bucket import TokenBucketPolicy
-from ._config import TokenBucket
+from ._config import Priority, TokenBucket
 from ._model import ServerModel, ServerModelDetector
 from ._protocol import Ticket
 from ._window import SlidingWindowPolicy
@@ -67,23 +67,25 @@ class LearningPolicy:
         """The long-run pace in force, requests a second."""
         return self.window.rate if self.model is _SLIDING else self.bucket.rate
 
-    def wait(self, now: float, hold: bool = True) -> float | None:
+    def wait(
+        self, now: float, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> float | None:
         """When the next request may go, by the model in force."""
         model = self.model
         if model is _BUCKET:
-            return self.bucket.wait(now, hold)
-        window = self.window.wait(now, hold)
+            return self.bucket.wait(now, hold, lane)
+        window = self.window.wait(now, hold, lane)
         if model is _SLIDING or window is None:
             return window
-        return max(window, self.bucket.wait(now, hold))
+        return max(window, self.bucket.wait(now, hold, lane))
 
-    def grant(self, now: float) -> Ticket:
+    def grant(self, now: float, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Let one request go: both policies count it, under the same number."""
         if self.model is _SLIDING:
             self.bucket.skip()  # the window governs: no token is owed for it
         else:
-            self.bucket.grant(now)
-        return self.window.grant(now)
+            self.bucket.grant(now, lane)
+        return self.window.grant(now, lane)
 
     def paused(self, now: float) -> bool:
         """Whether a 429 holds the client back."""

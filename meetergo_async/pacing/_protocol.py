@@ -15,6 +15,8 @@ from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
+from ._config import Priority
+
 __all__ = ["TOO_LONG_TO_PAUSE", "Pacer", "Policy", "SharedBudget", "Ticket"]
 
 TOO_LONG_TO_PAUSE: Final = (
@@ -53,15 +55,18 @@ class Pacer(Protocol):
     def rate(self) -> float | None:
         """The long-run pace in force, requests a second, or ``None`` when unpaced."""
 
-    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+    def try_acquire(
+        self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> Ticket | None:
         """A turn at once, or ``None`` when the caller must ``acquire``.
 
         ``hold=False``: a client-wide pause after a 429 does not hold this request (a call
-        that may send only once); the rate limit still does.
+        that may send only once); the rate limit still does. ``lane``: interactive turns
+        go before bulk ones.
         """
 
-    async def acquire(self, *, hold: bool = True) -> Ticket:
-        """Wait for a turn (``hold`` as for ``try_acquire``)."""
+    async def acquire(self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE) -> Ticket:
+        """Wait for a turn (``hold`` and ``lane`` as for ``try_acquire``)."""
 
     def on_attempt_done(self, ticket: Ticket | None = None) -> None:
         """An attempt ended without an answer (failed or cancelled)."""
@@ -110,13 +115,16 @@ class Policy(Protocol):
     def rate(self) -> float | None:
         """The long-run pace in force, requests a second, or ``None`` when unpaced."""
 
-    def wait(self, now: float, hold: bool = True) -> float | None:
+    def wait(
+        self, now: float, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> float | None:
         """``0.0`` when a request may go now, else seconds to wait, ``None``: until an answer.
 
-        ``hold=False``: a pause after a 429 does not hold this request.
+        ``hold=False``: a pause after a 429 does not hold this request. ``lane``: a bulk one
+        leaves interactive ones their room.
         """
 
-    def grant(self, now: float) -> Ticket:
+    def grant(self, now: float, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Let one request go now (``wait`` said ``0.0``)."""
 
     def ended(self, ticket: Ticket | None, now: float) -> bool:

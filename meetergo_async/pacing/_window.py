@@ -34,7 +34,8 @@ from typing import Final
 
 from .._http import parse_throttlers, tightest_throttler
 from ._block import Block
-from ._config import SlidingWindow
+from ._config import Priority, SlidingWindow
+from ._lanes import Lanes
 from ._lesson import Lesson
 from ._log import Hit, OwnLog
 from ._neighbours import Neighbours
@@ -84,6 +85,7 @@ class SlidingWindowPolicy:
         self._window_told = False  # X-RateLimit-Reset set the window
         self._logging = window is not None or learning  # keep ended requests for a limit
         self._neighbours = Neighbours(self._log)
+        self._lanes = Lanes()
         self._pause_until = -math.inf
         self._block: Block | None = None
         self._refused_at = -math.inf  # when the current block's first refusal came back
@@ -123,21 +125,26 @@ class SlidingWindowPolicy:
         """Whether a 429 holds the client back: paused, or probing a block."""
         return now < self._pause_until or self._block is not None
 
-    def grant(self, now: float) -> Ticket:
+    def grant(self, now: float, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Let one request go now; during a block it is the probe."""
         self._seq += 1
         self._neighbours.reserve -= 1
         self._log.start(self._seq, now)
+        if lane is Priority.INTERACTIVE:
+            self._lanes.interactive_sent(now)
         if self._block is not None and self._block.probe is None:
             self._block.probe = self._seq
             return Ticket(self._seq, now, probe=True)
         return Ticket(self._seq, now)
 
-    def wait(self, now: float, hold: bool = True) -> float | None:
+    def wait(
+        self, now: float, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> float | None:
         """0.0 to send now, else seconds to wait, or ``None`` to wait for an answer.
 
         ``hold=False``: a pause after a 429 does not hold this request (a call that may
-        send only once); it goes at once, as the block's probe if none is out.
+        send only once); it goes at once, as the block's probe if none is out. ``lane``: a
+        bulk request leaves interactive ones their headroom (``_lanes``).
         """
         if now < self._pause_until or self._block is not None:  # paused(), inlined
             if not hold:
@@ -157,6 +164,11 @@ class SlidingWindowPolicy:
         cap = self._cap(now)
         if cap is not None and live >= cap:
             return self._wait_for_room(now, in_flight)
+        if cap is not None and lane is Priority.BULK:
+            spare = self._lanes.headroom(now, self._log.seconds, self._log.expiries())
+            if live >= cap - spare.slots:
+                room = self._wait_for_room(now, in_flight)
+                return spare.recheck if room is None else min(room, spare.recheck)
         refused = self._lesson.refused_at if self._lesson else None
         if refused is not None and live >= refused - 1 and in_flight:
             return None  # at a level once refused: one request at a time

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from ..pacing import Pacer, SlidingWindow, Ticket
+from ..pacing import Pacer, Priority, SlidingWindow, Ticket
 from ._binding import Binding
 
 __all__ = ["RETRY_SECONDS", "Fallback"]
@@ -93,15 +93,15 @@ class Fallback:
         """Whether the local limiter holds the client back after a 429."""
         return self._limiter is not None and self._limiter.paused()
 
-    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+    def try_acquire(self, *, hold: bool, lane: Priority) -> Ticket | None:
         """A local turn at once, or ``None``."""
         assert self._limiter is not None
-        return self._limiter.try_acquire(hold=hold)
+        return self._limiter.try_acquire(hold=hold, lane=lane)
 
-    async def acquire(self, *, hold: bool = True) -> Ticket:
+    async def acquire(self, *, hold: bool, lane: Priority) -> Ticket:
         """Wait for a local turn."""
         assert self._limiter is not None
-        return await self._limiter.acquire(hold=hold)
+        return await self._limiter.acquire(hold=hold, lane=lane)
 
     def on_attempt_done(self, ticket: Ticket) -> None:
         """A local turn's attempt ended without an answer."""

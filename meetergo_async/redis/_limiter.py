@@ -21,7 +21,7 @@ import attrs
 
 from .._http import parse_throttlers, tightest_throttler
 from ..errors import BudgetUnavailableError
-from ..pacing import Ticket
+from ..pacing import Priority, Ticket
 from ..pacing._factory import sliding_window_limiter
 from ..pacing._protocol import TOO_LONG_TO_PAUSE
 from ._binding import Binding
@@ -102,7 +102,9 @@ class RedisLimiter:
         """Redis did not answer lately, and it is not yet time to ask it again."""
         return self._fallback.active and self._clock() < self._fallback.retry_at
 
-    def try_acquire(self, *, hold: bool = True) -> Ticket | None:
+    def try_acquire(
+        self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE
+    ) -> Ticket | None:
         """A turn at once only while Redis is down (from the fallback), or unheld; else ``None``.
 
         ``hold=False`` during a block: the turn of a call that may send only once, at once.
@@ -111,10 +113,10 @@ class RedisLimiter:
             return self._unheld_ticket()
         if not self._down() or self._b.raise_when_down:
             return None  # acquire asks Redis, or raises
-        inner = self._fallback.try_acquire(hold=hold)
+        inner = self._fallback.try_acquire(hold=hold, lane=lane)
         return None if inner is None else self._local_ticket(inner)
 
-    async def acquire(self, *, hold: bool = True) -> Ticket:
+    async def acquire(self, *, hold: bool = True, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Wait for a turn: a slot of the shared budget, or the fallback's while Redis is down.
 
         ``hold=False`` (a call that may send only once): a block does not hold it.
@@ -129,7 +131,7 @@ class RedisLimiter:
             if self._down():
                 if self._b.raise_when_down:
                     raise BudgetUnavailableError(self._fallback.reason)
-                return self._local_ticket(await self._fallback.acquire(hold=hold))
+                return self._local_ticket(await self._fallback.acquire(hold=hold, lane=lane))
             replies = self._pump.blocked_replies
             grant = await self._pump.ask()
             held = held or self._pump.blocked_replies > replies

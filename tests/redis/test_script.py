@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from meetergo_async.pacing._block import BLOCK_PROBE_FIRST as PROBE_FIRST
 from meetergo_async.pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
 from meetergo_async.pacing._log import EXPIRY_MARGIN
-from meetergo_async.pacing._window import BLOCK_PROBE_FIRST as PROBE_FIRST
 from meetergo_async.redis._journal import Journal as Ledger
 from meetergo_async.redis._script import (
     POLL,
