@@ -8,10 +8,12 @@ the moment they free: a log filled in one burst frees in one burst, a window lat
 single call arriving in between waits for it (up to a minute on meetergo), priority or not.
 So while interactive calls are seen (sent within the last window), the bulk lane leaves
 free enough slots for the calls expected before the log frees slots again, at least one
-(``Lanes.headroom``). The calls expected are those seen in the last window. Against the
-log's own expiries (each entry stops counting a window after its answer) the count is exact
-arithmetic (``reserve``): the most by which the calls expected until some moment of the
-coming window outnumber the slots freed until then. After a burst this holds back slots for
+(``Lanes.headroom``). The calls expected are those seen in the last window and one
+more (while people start to come, what was seen so far is fewer than will). The slots that
+come back for them are the calls' own, each a window after its answer (a bulk job takes
+its own back as they free). The count is exact arithmetic (``reserve``): the most by which
+the calls expected until some moment of the coming window outnumber the slots coming back
+until then. After a burst this holds back slots for
 the window's calls; in steady state one stays free and a call takes it at once. A window
 without interactive calls gives it all back, so a bulk job alone runs as fast as before.
 
@@ -82,14 +84,23 @@ def _slots(most: float, whole: bool, rate: float, entering: float) -> Reserve:
 
 
 class Lanes:
-    """When interactive calls were let through lately: what the bulk lane leaves them."""
+    """Interactive calls let through lately, and when their slots come back."""
 
     def __init__(self) -> None:
         self._sent: deque[float] = deque()  # interactive requests sent, within a window
+        self._flying: set[int] = set()  # those not ended yet, by number
+        self._expiries: deque[float] = deque()  # when the ended ones stop counting
 
-    def interactive_sent(self, now: float) -> None:
-        """An interactive request was let through."""
+    def interactive_sent(self, now: float, seq: int) -> None:
+        """Interactive request ``seq`` was let through."""
         self._sent.append(now)
+        self._flying.add(seq)
+
+    def ended(self, seq: int, expiry: float) -> None:
+        """Request ``seq`` ended; it stops counting at ``expiry`` (if it is interactive)."""
+        if seq in self._flying:
+            self._flying.discard(seq)
+            self._expiries.append(expiry)
 
     def seen(self, now: float, window: float) -> int:
         """Interactive requests sent within the last ``window`` seconds."""
@@ -98,7 +109,18 @@ class Lanes:
             sent.popleft()
         return len(sent)
 
-    def headroom(self, now: float, window: float, expiries: Iterable[float]) -> Reserve:
-        """The slots a bulk request leaves free now."""
+    def headroom(self, now: float, window: float) -> Reserve:
+        """The slots a bulk request leaves free now.
+
+        Only the interactive requests' own slots count as coming back for the calls: a bulk
+        job takes back the slots of its own requests as they free.
+        """
         seen = self.seen(now, window)
-        return reserve(now, window, seen, expiries) if seen else Reserve(0, math.inf)
+        if not seen:
+            return Reserve(0, math.inf)
+        expiries = self._expiries
+        while expiries and expiries[0] <= now:
+            expiries.popleft()
+        found = reserve(now, window, seen + 1, expiries)  # and the next one
+        fewer_seen = self._sent[0] + window - now  # the oldest call seen leaves the window
+        return Reserve(found.slots, min(found.recheck, fewer_seen))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from collections.abc import Iterator
 from typing import Final
 
 __all__ = ["COUNT_SLACK", "EXPIRY_MARGIN", "Hit", "OwnLog"]
@@ -98,11 +97,6 @@ class OwnLog:
     def next_expiry(self) -> float | None:
         """When the oldest ended request stops counting, or ``None`` if none has ended."""
         return self.done[0].ended + self.seconds + EXPIRY_MARGIN if self.done else None
-
-    def expiries(self) -> Iterator[float]:
-        """When the ended requests stop counting, soonest first."""
-        expiry = self.seconds + EXPIRY_MARGIN
-        return (hit.ended + expiry for hit in self.done)
 
     def counted_before(self, hit: Hit, now: float) -> int:
         """Those answered before ``hit`` was sent and surely still counted when it arrived."""

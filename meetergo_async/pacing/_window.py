@@ -37,7 +37,7 @@ from ._block import Block
 from ._config import Priority, SlidingWindow
 from ._lanes import Lanes
 from ._lesson import Lesson
-from ._log import Hit, OwnLog
+from ._log import EXPIRY_MARGIN, Hit, OwnLog
 from ._neighbours import Neighbours
 from ._protocol import TOO_LONG_TO_PAUSE, Ticket
 
@@ -131,7 +131,7 @@ class SlidingWindowPolicy:
         self._neighbours.reserve -= 1
         self._log.start(self._seq, now)
         if lane is Priority.INTERACTIVE:
-            self._lanes.interactive_sent(now)
+            self._lanes.interactive_sent(now, self._seq)
         if self._block is not None and self._block.probe is None:
             self._block.probe = self._seq
             return Ticket(self._seq, now, probe=True)
@@ -165,7 +165,7 @@ class SlidingWindowPolicy:
         if cap is not None and live >= cap:
             return self._wait_for_room(now, in_flight)
         if cap is not None and lane is Priority.BULK:
-            spare = self._lanes.headroom(now, self._log.seconds, self._log.expiries())
+            spare = self._lanes.headroom(now, self._log.seconds)
             if live >= cap - spare.slots:
                 room = self._wait_for_room(now, in_flight)
                 return spare.recheck if room is None else min(room, spare.recheck)
@@ -225,7 +225,10 @@ class SlidingWindowPolicy:
     def _end(self, ticket: Ticket, status: int, now: float) -> Hit | None:
         if self._block is not None and self._block.probe == ticket.seq:
             self._block.probe = None
-        return self._log.end(ticket.seq, status, now, keep=self._logging)
+        hit = self._log.end(ticket.seq, status, now, keep=self._logging)
+        if hit is not None:
+            self._lanes.ended(hit.seq, hit.ended + self._log.seconds + EXPIRY_MARGIN)
+        return hit
 
     def _answered(self, hit: Hit, headers: Mapping[str, str], now: float) -> None:
         block = self._block

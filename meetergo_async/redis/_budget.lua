@@ -9,21 +9,30 @@
 -- poll and never race. Only a decision that needs an answer not yet reported (the budget's
 -- first request, a probe of a block, a log full of requests in flight) is asked again.
 --
+-- Two lanes (pacing._lanes): interactive slots are granted first, bulk ones after, in one
+-- call. A bulk slot is reserved at most BULK_AHEAD (or window / limit) ahead, so an
+-- interactive call of any process takes a slot freeing later before any bulk request
+-- waiting for it; and while interactive requests were sent within the last window (the
+-- seen ZSET), bulk slots leave free those the calls expected need before the calls' own
+-- slots come back, at least one.
+--
 -- KEYS (one hash tag): 1 log  ZSET member -> ms when it stops counting
 --                      2 state HASH, the fields below
 --                      3 accepted ZSET member -> ms sent, answered below 400, last window
 --                      4 procs ZSET process -> ms last seen
+--                      5 seen  ZSET interactive member -> ms it is sent, last window
 -- ARGV: 1 limit, 2 window ms, 3 flight ms, 4 presence ms, 5 process id, 6 generation the
 --       process knows ("" for none), 7 "1" when the updates carry the process's whole
---       history, 8 slots wanted, 9 presence (1 hello, -1 goodbye, 0 nothing), 10 sequence
---       number of the first slot, then updates of 8 fields each:
+--       history, 8 interactive slots wanted, 9 presence (1 hello, -1 goodbye, 0 nothing),
+--       10 sequence number of the first slot (interactive ones first, then bulk ones),
+--       11 bulk slots wanted, then updates of 8 fields each:
 --       kind (A answer, E ended without lesson, S in flight, R release), member, ms since it
 --       ended, ms since it was sent, status (0: no answer), Retry-After ms (-1 none, -2 too
 --       long to share), limit told by X-RateLimit-Limit (-1 no such header, 0 unusable),
 --       stamp (2 * blocks + 1 when granted during a block).
 -- Returns: {"ok" | "resync", generation, now ms, limit in force, processes seen recently,
---           stamp, ms until asking again (-1: all granted), heard (0/1),
---           waits of the granted slots in ms...}
+--           stamp, ms until asking again (-1: all granted), heard (0/1), interactive
+--           slots granted, waits of the granted slots in ms (interactive, then bulk)...}
 
 local MARGIN = $margin
 local POLL = $poll
@@ -33,12 +42,14 @@ local BLOCK_PROBE_CAP = $probe_cap
 local RECOVERY_STEP = $recovery_step
 local RECOVERY_WINDOWS = $recovery_windows
 local COUNT_SLACK = $count_slack
+local BULK_AHEAD = $bulk_ahead
 
-local LOG, STATE, ACCEPTED, PROCS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local LOG, STATE, ACCEPTED, PROCS, SEEN = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local flight, presence = tonumber(ARGV[3]), tonumber(ARGV[4])
 local pid, known, full = ARGV[5], ARGV[6], ARGV[7] == "1"
 local wanted, hello, first = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local wanted_bulk = tonumber(ARGV[11])
 
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
@@ -65,6 +76,7 @@ local learn = known == "" or known == s.gen
 
 redis.call("ZREMRANGEBYSCORE", LOG, "-inf", now)
 redis.call("ZREMRANGEBYSCORE", ACCEPTED, "-inf", now - window)
+redis.call("ZREMRANGEBYSCORE", SEEN, "-inf", now - window)
 
 local function same(a, b)
   return math.abs(a - b) <= COUNT_SLACK * limit + 1
@@ -134,6 +146,7 @@ end
 local function apply(kind, member, since_end, since_sent, status, retry, told, stamp)
   if kind == "R" then
     redis.call("ZREM", LOG, member)
+    redis.call("ZREM", SEEN, member)
     if s.probe == member then s.probe = "" end
     return
   end
@@ -156,7 +169,7 @@ local function apply(kind, member, since_end, since_sent, status, retry, told, s
   end
 end
 
-for i = 11, #ARGV, 8 do
+for i = 12, #ARGV, 8 do
   apply(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
     tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]))
 end
@@ -168,8 +181,50 @@ local function limit_now()
   return n
 end
 
--- When the next request may go: ms to wait, or nil and ms until asking again.
-local function decide()
+-- When the interactive requests answered stop counting, soonest first: the slots that come
+-- back for the calls (a bulk job takes its own back). Read once a call: granting bulk slots
+-- does not change them.
+local coming_back = nil
+local function interactive_expiries()
+  if coming_back then return coming_back end
+  coming_back = {}
+  for _, member in ipairs(redis.call("ZRANGE", SEEN, 0, -1)) do
+    local expiry = tonumber(redis.call("ZSCORE", LOG, member))
+    if expiry and expiry > now and expiry <= answered_by then
+      coming_back[#coming_back + 1] = expiry
+    end
+  end
+  table.sort(coming_back)
+  return coming_back
+end
+
+-- The slots a bulk request leaves free for ``expected`` interactive calls a window, and ms
+-- until fewer may do (pacing._lanes.reserve, the same arithmetic).
+local function reserve(expected)
+  local rate = expected / window
+  local horizon = now + window
+  local most, whole, freed, entering = 0, true, 0, nil
+  local bounded = false
+  for _, expiry in ipairs(interactive_expiries()) do
+    if expiry > horizon then
+      entering = expiry - window
+      break
+    end
+    if rate * window - freed <= most then
+      bounded = true
+      break
+    end
+    if rate * (expiry - now) - freed > most then most, whole = rate * (expiry - now) - freed, false end
+    freed = freed + 1
+  end
+  if not bounded and rate * window - freed >= most then most, whole = rate * window - freed, true end
+  local needed = math.max(1, math.ceil(most - 1e-9))
+  if whole then return needed, entering and math.max(entering - now, 1) or window end
+  return needed, math.max((most - (needed - 1)) / rate, 1)
+end
+
+-- When the next request of a lane may go: ms to wait, or nil and ms until asking again.
+local function decide(bulk)
   if s.pause_until > now then return nil, s.pause_until - now end
   if s.blocked == 1 then -- one probe at a time, whatever the log
     if s.probe ~= "" and s.probe_until > now then return nil, POLL end
@@ -182,25 +237,55 @@ local function decide()
     return nil, POLL -- at a level once refused: one request at a time
   end
   local cap = limit_now()
+  if bulk then
+    local seen = redis.call("ZCARD", SEEN)
+    if seen > 0 then
+      local spare, recheck = reserve(seen + 1) -- and the next one
+      if live >= cap - spare then
+        -- Again when a slot frees, fewer are needed, or the oldest call seen is a window old.
+        local oldest = tonumber(redis.call("ZRANGE", SEEN, 0, 0, "WITHSCORES")[2])
+        local again = math.min(recheck, math.max(oldest + window - now, 1))
+        local soonest = redis.call("ZRANGE", LOG, 0, 0, "WITHSCORES")[2]
+        if soonest then
+          local frees = tonumber(soonest)
+          again = math.min(again, frees > answered_by and POLL or math.max(frees - now, 1))
+        end
+        return nil, again
+      end
+    end
+  end
   if live < cap then return 0 end
   local entry = redis.call("ZRANGE", LOG, live - cap, live - cap, "WITHSCORES")
   local frees = tonumber(entry[2])
   if frees > answered_by then return nil, POLL end -- it frees a window after its answer
+  local ahead = math.min(BULK_AHEAD, window / cap) -- no more than a slot's share of the window
+  if bulk and frees - now > ahead then return nil, frees - now - ahead end
   return frees - now
 end
 
-local waits, retry = {}, -1
-if learn or full then
-  for i = 1, wanted do
-    local wait, again = decide()
+local waits, retry, granted = {}, -1, 0
+-- Grant up to ``count`` slots of a lane, numbered from ``seq``; false when one is refused.
+local function grant(count, seq, bulk)
+  for i = 1, count do
+    local wait, again = decide(bulk)
     if wait == nil then
       retry = again
-      break
+      return false
     end
-    local member = pid .. ":" .. (first + i - 1)
+    local member = pid .. ":" .. (seq + i - 1)
     redis.call("ZADD", LOG, now + wait + flight + window + MARGIN, member)
+    if not bulk then redis.call("ZADD", SEEN, now + wait, member) end
     if s.blocked == 1 then s.probe, s.probe_until = member, now + flight + MARGIN end
-    waits[i] = math.ceil(wait)
+    waits[#waits + 1] = math.ceil(wait)
+  end
+  return true
+end
+if learn or full then
+  if grant(wanted, first, false) then
+    granted = #waits
+    grant(wanted_bulk, first + wanted, true)
+  else
+    granted = #waits
   end
 end
 
@@ -224,6 +309,6 @@ for _, key in ipairs(KEYS) do redis.call("PEXPIRE", key, keep) end
 local status = (learn or full) and "ok" or "resync"
 if status == "resync" then retry = 0 end
 local reply = { status, s.gen, math.floor(now), limit_now(), processes,
-  2 * s.blocks + s.blocked, math.ceil(retry), s.heard }
+  2 * s.blocks + s.blocked, math.ceil(retry), s.heard, granted }
 for _, wait in ipairs(waits) do reply[#reply + 1] = wait end
 return reply

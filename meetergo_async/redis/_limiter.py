@@ -27,8 +27,9 @@ from ..pacing._protocol import TOO_LONG_TO_PAUSE
 from ._binding import Binding
 from ._fallback import Fallback
 from ._journal import Journal
-from ._pump import Grant, Pump
+from ._pump import Pump
 from ._script import Update
+from ._waiting import Grant
 
 __all__ = ["RedisLimiter", "RedisTicket"]
 
@@ -133,7 +134,7 @@ class RedisLimiter:
                     raise BudgetUnavailableError(self._fallback.reason)
                 return self._local_ticket(await self._fallback.acquire(hold=hold, lane=lane))
             replies = self._pump.blocked_replies
-            grant = await self._pump.ask()
+            grant = await self._pump.ask(lane)
             held = held or self._pump.blocked_replies > replies
             if grant is None:
                 continue  # Redis did not answer: the fallback's turn

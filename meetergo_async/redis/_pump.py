@@ -14,21 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-import attrs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..errors import BudgetUnavailableError
+from ..pacing import Priority
 from ._binding import Binding
 from ._fallback import Fallback
 from ._journal import Journal
 from ._script import Reply, Update, arguments, parse_reply, source
+from ._waiting import Batch, Grant, Waiting
 
-__all__ = ["FLUSH_DELAY", "HEARTBEAT", "Grant", "Pump"]
+__all__ = ["FLUSH_DELAY", "HEARTBEAT", "Pump"]
 
 FLUSH_DELAY: Final = 0.1
 """Seconds news waits for a call that asks for a slot anyway, before going on its own."""
@@ -37,16 +37,6 @@ HEARTBEAT: Final = 1.0
 MAX_BATCH: Final = 64
 """Most slots asked for in one call."""
 _FAILURES = (RedisError, OSError, TimeoutError, ValueError)
-
-
-@attrs.frozen
-class Grant:
-    """A slot the budget reserved: its member, number, wait (seconds) and block stamp."""
-
-    member: str
-    seq: int
-    wait: float
-    stamp: int
 
 
 class Pump:
@@ -75,7 +65,7 @@ class Pump:
         self._clock = clock
         self._sleep = sleep
         self.seq = 0
-        self._waiting: deque[asyncio.Future[Grant | None]] = deque()
+        self._waiting = Waiting()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._urgent = False
@@ -96,14 +86,14 @@ class Pump:
         self.round_trips = 0
         """How many calls to Redis answered."""
 
-    async def ask(self) -> Grant | None:
-        """Wait for a slot; ``None`` when Redis did not answer (the fallback's turn).
+    async def ask(self, lane: Priority = Priority.INTERACTIVE) -> Grant | None:
+        """Wait for a slot of ``lane``; ``None`` when Redis did not answer (the fallback's turn).
 
         Raises:
             BudgetUnavailableError: Redis did not answer and the budget is set to raise.
         """
         future: asyncio.Future[Grant | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
+        self._waiting.add(lane, future)
         self.kick(waiter=True)
         try:
             return await future
@@ -156,39 +146,52 @@ class Pump:
 
     async def _exchange(self) -> bool:
         """One call to Redis for the waiting tasks; ``False`` when Redis did not answer."""
-        batch: list[asyncio.Future[Grant | None]] = []
-        while self._waiting and len(batch) < MAX_BATCH:
-            future = self._waiting.popleft()
-            if not future.done():
-                batch.append(future)
+        batch = self._waiting.take(MAX_BATCH)
         self._urgent = False
-        answer = await self._call(len(batch))
+        answer = await self._call(len(batch.interactive), len(batch.bulk))
         if answer is None:
             self._unavailable(batch)
             return False
         first, reply = answer
-        for i, wait in enumerate(reply.waits):
-            grant = Grant(f"{self._process}:{first + i}", first + i, wait, reply.stamp)
-            if batch[i].done():
-                self.give_back(grant.member)  # its task was cancelled meanwhile
-            else:
-                batch[i].set_result(grant)
-        left = [f for f in batch[len(reply.waits) :] if not f.done()]
-        if left:
-            self._waiting.extendleft(reversed(left))
+        granted = reply.interactive
+        self._hand_out(batch.interactive, first, reply.waits[:granted], reply.stamp)
+        bulk_first = first + len(batch.interactive)
+        self._hand_out(batch.bulk, bulk_first, reply.waits[granted:], reply.stamp)
+        del batch.interactive[:granted]
+        del batch.bulk[: len(reply.waits) - granted]
+        if any(not f.done() for f in batch):
+            self._waiting.put_back(batch)
             await self._pause_for(reply.retry or 0.0)  # only urgent news wakes it
         return True
 
-    async def _call(self, wanted: int) -> tuple[int, Reply] | None:
-        """Run the script (twice when Redis asks for the history); ``None`` on failure."""
+    def _hand_out(
+        self,
+        futures: list[asyncio.Future[Grant | None]],
+        first: int,
+        waits: Sequence[float],
+        stamp: int,
+    ) -> None:
+        """Give the granted slots, numbered from ``first``, to the first of ``futures``."""
+        for i, wait in enumerate(waits):
+            grant = Grant(f"{self._process}:{first + i}", first + i, wait, stamp)
+            if futures[i].done():
+                self.give_back(grant.member)  # its task was cancelled meanwhile
+            else:
+                futures[i].set_result(grant)
+
+    async def _call(self, wanted: int, wanted_bulk: int) -> tuple[int, Reply] | None:
+        """Run the script (twice when Redis asks for the history); ``None`` on failure.
+
+        ``wanted`` interactive slots, then ``wanted_bulk`` bulk ones.
+        """
         for _ in range(2):
             now = self._clock()
             first = self.seq + 1
-            self.seq += wanted
+            self.seq += wanted + wanted_bulk
             updates = self._journal.take(now, full=self._full)
             hello = 1 if now - self._hello_at >= HEARTBEAT else 0
             try:
-                reply = await self._run_script(wanted, first, updates, hello, now)
+                reply = await self._run_script((wanted, wanted_bulk), first, updates, hello, now)
             except _FAILURES as exc:
                 self._journal.give_back(updates)
                 self._full = True
@@ -204,7 +207,7 @@ class Pump:
         return first, reply  # after a second resync: nothing granted, ask again at once
 
     async def _run_script(
-        self, wanted: int, first: int, updates: list[Update], hello: int, now: float
+        self, wanted: tuple[int, int], first: int, updates: list[Update], hello: int, now: float
     ) -> Reply:
         args = arguments(
             limit=self._b.window.limit,
@@ -214,7 +217,8 @@ class Pump:
             process=self._process,
             generation=self._generation,
             full=self._full,
-            wanted=wanted,
+            wanted=wanted[0],
+            wanted_bulk=wanted[1],
             hello=hello,
             first=first,
             updates=updates,
@@ -254,10 +258,9 @@ class Pump:
             if self._fallback.active:
                 self._fallback.stop()
 
-    def _unavailable(self, batch: list[asyncio.Future[Grant | None]]) -> None:
+    def _unavailable(self, batch: Batch) -> None:
         """Hand every waiting task to the fallback, or fail it."""
-        futures = [*batch, *self._waiting]
-        self._waiting.clear()
+        futures = [*batch, *self._waiting.drain()]
         for future in futures:
             if future.done():
                 continue
@@ -275,15 +278,14 @@ class Pump:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for future in self._waiting:
+        for future in self._waiting.drain():
             future.cancel()
-        self._waiting.clear()
         if self._script is None:
             return
         if not self._fallback.active:
             now = self._clock()
             updates = self._journal.take(now, full=self._full)
             with contextlib.suppress(*_FAILURES):
-                await self._run_script(0, self.seq + 1, updates, -1, now)
+                await self._run_script((0, 0), self.seq + 1, updates, -1, now)
         if self._owned:
             await self._redis.aclose()

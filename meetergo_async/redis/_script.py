@@ -19,10 +19,23 @@ from ..pacing._block import BLOCK_PROBE_CAP, BLOCK_PROBE_FIRST, BLOCK_PROBE_GROW
 from ..pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
 from ..pacing._log import COUNT_SLACK, EXPIRY_MARGIN
 
-__all__ = ["POLL", "Keys", "Reply", "Update", "arguments", "budget_keys", "parse_reply", "source"]
+__all__ = [
+    "BULK_AHEAD",
+    "POLL",
+    "Keys",
+    "Reply",
+    "Update",
+    "arguments",
+    "budget_keys",
+    "parse_reply",
+    "source",
+]
 
 POLL: Final = 0.05
 """Seconds before asking again when a decision waits for an answer not yet reported."""
+BULK_AHEAD: Final = 0.2
+"""The most seconds ahead a bulk slot is reserved (and no more than ``window / limit``): an
+interactive call coming meanwhile takes the slots freeing later first, whatever its process."""
 _KEY_HASH_CONTEXT: Final = b"meetergo-async shared budget\x00"
 _KEY_HASH_CHARS: Final = 32
 
@@ -39,6 +52,7 @@ def source() -> str:
         recovery_step=repr(RECOVERY_STEP),
         recovery_windows=repr(RECOVERY_WINDOWS),
         count_slack=repr(COUNT_SLACK),
+        bulk_ahead=_ms(BULK_AHEAD),
     )
 
 
@@ -53,13 +67,17 @@ class Keys(NamedTuple):
     state: str
     accepted: str
     processes: str
+    seen: str
+    """Interactive requests sent within the last window: the bulk lane's headroom."""
 
 
 def budget_keys(prefix: str, api_key: str) -> Keys:
     """The keys of ``api_key``'s budget: a hash of the key (never the key) under ``prefix``."""
     digest = hashlib.sha256(_KEY_HASH_CONTEXT + api_key.encode("utf-8")).hexdigest()
     base = f"{prefix}:{{{digest[:_KEY_HASH_CHARS]}}}"
-    return Keys(f"{base}:log", f"{base}:state", f"{base}:accepted", f"{base}:processes")
+    return Keys(
+        f"{base}:log", f"{base}:state", f"{base}:accepted", f"{base}:processes", f"{base}:seen"
+    )
 
 
 class Update(NamedTuple):
@@ -96,8 +114,12 @@ def arguments(
     first: int,
     updates: Sequence[Update],
     now: float,
+    wanted_bulk: int = 0,
 ) -> list[str | int | float]:
-    """The script's ARGV; times of ``updates`` become ages in ms against ``now``."""
+    """The script's ARGV; times of ``updates`` become ages in ms against ``now``.
+
+    ``wanted`` interactive slots (numbered from ``first``), then ``wanted_bulk`` bulk ones.
+    """
     args: list[str | int | float] = [
         limit,
         _whole_ms(window),
@@ -109,6 +131,7 @@ def arguments(
         wanted,
         hello,
         first,
+        wanted_bulk,
     ]
     for u in updates:
         since_end = max(0, math.floor((now - u.ended) * 1000)) if u.kind in "AE" else 0
@@ -133,8 +156,10 @@ class Reply(NamedTuple):
     retry: float | None
     """Seconds until the slots not granted may be asked for again; ``None``: all granted."""
     heard: bool
+    interactive: int
+    """How many of ``waits`` are interactive slots (the first ones)."""
     waits: tuple[float, ...]
-    """Seconds each granted slot waits before it may be used."""
+    """Seconds each granted slot waits before it may be used: interactive, then bulk."""
 
     @property
     def blocks(self) -> int:
@@ -148,12 +173,12 @@ def parse_reply(raw: Sequence[object]) -> Reply:
     Raises:
         ValueError: the reply is not the script's.
     """
-    if len(raw) < 8:
+    if len(raw) < 9:
         raise ValueError(f"unexpected reply from the budget script: {len(raw)} values")
     status = _text(raw[0])
     generation = _text(raw[1])
     numbers = [_int(value) for value in raw[2:]]
-    now_ms, limit, processes, stamp, retry_ms, heard = numbers[:6]
+    now_ms, limit, processes, stamp, retry_ms, heard, interactive = numbers[:7]
     return Reply(
         resync=status == "resync",
         generation=generation,
@@ -163,7 +188,8 @@ def parse_reply(raw: Sequence[object]) -> Reply:
         stamp=stamp,
         retry=None if retry_ms < 0 else retry_ms / 1000.0,
         heard=heard == 1,
-        waits=tuple(ms / 1000.0 for ms in numbers[6:]),
+        interactive=interactive,
+        waits=tuple(ms / 1000.0 for ms in numbers[7:]),
     )
 
 

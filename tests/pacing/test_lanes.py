@@ -64,13 +64,23 @@ def test_a_reserve_for_the_whole_window_changes_when_an_expiry_comes_within_it()
 
 def test_the_headroom_follows_the_calls_seen_and_goes_a_window_after_the_last() -> None:
     lanes = Lanes()
-    assert lanes.headroom(0.0, 5.0, []).slots == 0  # none seen: bulk work takes every slot
-    for at in (0.0, 1.0, 2.0):
-        lanes.interactive_sent(at)
+    assert lanes.headroom(0.0, 5.0).slots == 0  # none seen: bulk work takes every slot
+    for seq, at in enumerate((0.0, 1.0, 2.0)):
+        lanes.interactive_sent(at, seq)
     assert lanes.seen(2.0, 5.0) == 3
-    assert lanes.headroom(2.0, 5.0, []).slots == 3
+    assert lanes.headroom(2.0, 5.0).slots == 4  # those seen and the next, none back yet
     assert lanes.seen(5.5, 5.0) == 2  # the one at 0 s is a window old
-    assert lanes.headroom(7.0, 5.0, []) == (0, math.inf)
+    assert lanes.headroom(7.0, 5.0) == (0, math.inf)
+
+
+def test_only_the_calls_own_slots_count_as_coming_back() -> None:
+    lanes = Lanes()
+    for seq, at in enumerate((0.0, 0.5)):
+        lanes.interactive_sent(at, seq)
+    lanes.ended(0, 1.0)  # an interactive one stops counting at 1 s
+    lanes.ended(99, 1.1)  # a bulk request's: the bulk job takes its slot back itself
+    # 3 calls a 5 s window (0.6 a second): 0.6 of one before 1 s, then 1 comes back.
+    assert lanes.headroom(0.0, 5.0).slots == 2
 
 
 # -- The sliding-window policy: the bulk lane leaves the free slot --------------------------
@@ -105,7 +115,7 @@ def send(policy: SlidingWindowPolicy, lane: Priority, now: float) -> None:
 def test_while_people_are_about_bulk_work_leaves_a_slot_they_take_at_once() -> None:
     policy = window_policy()
     send(policy, INTERACTIVE, 0.0)
-    assert fill(policy, BULK, 0.0) == 7  # 2 taken, 1 left for the next call
+    assert fill(policy, BULK, 0.0) == 6  # 2 taken, 2 left: the call seen, and the next
     wait = policy.wait(0.0, True, BULK)
     assert wait is not None
     assert wait > 0.0  # it comes back when room may have come
@@ -125,8 +135,9 @@ def test_a_burst_freeing_later_holds_slots_for_the_calls_expected_until_then() -
     for at in (0.0, 0.5, 1.0, 1.5):  # 4 calls within the window: 0.8 a second
         policy.answered(policy.grant(at, INTERACTIVE), 200, {}, None, at)
     taken = fill(policy, BULK, 1.5)
-    # The first expiry is at 5.02 s: about 2.8 calls are expected before it.
-    assert taken == 100 - 1 - 4 - 3
+    # 5 calls a window are expected (those seen, and the next): 3.5 before the first of
+    # their slots comes back, at 5.02 s.
+    assert taken == 100 - 1 - 4 - 4
 
 
 # -- The gate: interactive waiters take the next turn before bulk ones ---------------------

@@ -55,6 +55,7 @@ class Script:
         self,
         *,
         wanted: int = 0,
+        bulk: int = 0,
         updates: Sequence[Update] = (),
         process: str = "p1",
         generation: str = "",
@@ -71,14 +72,19 @@ class Script:
             generation=generation,
             full=full,
             wanted=wanted,
+            wanted_bulk=bulk,
             hello=hello,
             first=self.first,
             updates=updates,
             now=time.monotonic(),
         )
         reply = parse_reply(await self._script(keys=list(self.keys), args=args))
-        self.granted = [f"{process}:{self.first + i}" for i in range(len(reply.waits))]
-        self.first += wanted
+        numbers = [
+            *range(reply.interactive),
+            *range(wanted, len(reply.waits) - reply.interactive + wanted),
+        ]
+        self.granted = [f"{process}:{self.first + i}" for i in numbers]
+        self.first += wanted + bulk
         return reply
 
 
@@ -141,6 +147,7 @@ def test_arguments_turn_times_into_ages_in_whole_milliseconds() -> None:
         2,
         1,
         7,
+        0,
         "A",
         "p:1",
         500,
@@ -153,10 +160,10 @@ def test_arguments_turn_times_into_ages_in_whole_milliseconds() -> None:
 
 
 def test_parse_reply_reads_bytes_and_waits_in_seconds() -> None:
-    reply = parse_reply([b"ok", b"1.2", 1000, 100, 2, 3, 50, 1, 0, 250])
-    assert reply == Reply(False, "1.2", 1000, 100, 2, 3, 0.05, True, (0.0, 0.25))
+    reply = parse_reply([b"ok", b"1.2", 1000, 100, 2, 3, 50, 1, 1, 0, 250])
+    assert reply == Reply(False, "1.2", 1000, 100, 2, 3, 0.05, True, 1, (0.0, 0.25))
     assert reply.blocks == 1
-    assert parse_reply(["resync", "g", 1, 1, -1, 0, 0, 0]).resync
+    assert parse_reply(["resync", "g", 1, 1, -1, 0, 0, 0, 0]).resync
     with pytest.raises(ValueError, match="unexpected reply"):
         parse_reply([b"ok"])
 
