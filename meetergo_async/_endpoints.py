@@ -17,8 +17,9 @@ from yarl import URL
 from . import _http
 from ._call import Call
 from ._config import ClientSettings, RetryPolicy
+from ._results import parse_connection_list, parse_updated_connection
 from ._retry import Operation
-from ._serde import encode_update, parse_connection_list, parse_updated_connection
+from ._serde import encode_update
 from .models import CalendarConnectionUpdate
 from .pacing import Priority
 

@@ -1,4 +1,5 @@
-"""The one converter: camelCase requests without unset fields, lenient responses."""
+"""The one converter: camelCase requests without unset fields, lenient responses (read by
+``_results.parse_connection``)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,8 @@ from typing import Any
 import pytest
 
 from meetergo_async import UNSET, CalendarConnection, CalendarConnectionUpdate
-from meetergo_async._serde import (
-    camel,
-    converter,
-    encode_update,
-    parse_connection,
-    to_dict,
-    update_from_dict,
-)
+from meetergo_async._results import parse_connection
+from meetergo_async._serde import camel, converter, encode_update, to_dict, update_from_dict
 
 DOCUMENTED = {
     "id": "conn-uuid",
