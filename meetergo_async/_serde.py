@@ -21,7 +21,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from .errors import ArgumentTypeError, ArgumentValueError
+from .errors import ArgumentError, ArgumentTypeError, ArgumentValueError
 from .models import CalendarConnection, CalendarConnectionUpdate
 
 __all__ = [
@@ -151,9 +151,21 @@ def _make_update_hook() -> Callable[[Any, type], CalendarConnectionUpdate]:
         unknown = sorted(set(data) - set(by_json), key=str)
         if unknown:
             raise ArgumentValueError("update", _unknown_fields(unknown))
-        return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})
+        try:
+            return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})
+        except ArgumentError as exc:
+            raise _as_written(exc) from None
 
     return structure
+
+
+def _as_written(exc: ArgumentError) -> ArgumentError:
+    """The error of a field, naming it by the key the caller wrote (its JSON name).
+
+    The Python-only hint (``it defaults to UNSET``) is dropped: a key is left out instead.
+    """
+    key = UPDATE_FIELD_NAMES.get(exc.argument, exc.argument)
+    return type(exc)(key, exc.template)
 
 
 def _unknown_fields(unknown: list[Any]) -> str:
@@ -226,6 +238,9 @@ def _encode_by_value(update: CalendarConnectionUpdate) -> bytes:
 
 def update_from_dict(data: Mapping[str, Any]) -> CalendarConnectionUpdate:
     """Build an update from its camelCase JSON form, e.g. a line of a bulk input file.
+
+    An error names a field by the key written (``selectedCalendars``), in its message and
+    as its ``argument``; a key the API does not know is named as written too.
 
     Raises:
         TypeError: ``data`` is not a mapping, or a field has the wrong type.

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from meetergo_async import (
+    ArgumentTypeError,
     ArgumentValueError,
     CalendarConnectionUpdate,
     MeetergoClient,
@@ -358,6 +359,34 @@ async def test_an_update_of_the_wrong_type_is_refused_before_sending(
             await client.update_calendar_connection("conn-1", update)
 
     assert mock_api.requests == {}
+
+
+DICT_HINT = (
+    "update must be a CalendarConnectionUpdate, got dict; build one with update_from_dict(...)"
+)
+
+
+async def test_a_dict_where_an_update_belongs_points_to_update_from_dict(mock_api: Any) -> None:
+    update: Any = {"validate_availability": True}
+    async with make_client() as client:
+        with pytest.raises(ArgumentTypeError) as single:
+            await client.update_calendar_connection("conn-1", update)
+        [pair] = await client.update_calendar_connections([("conn-1", update)])
+    with pytest.raises(ArgumentTypeError) as request:
+        UpdateRequest("conn-1", update)
+
+    errors = [single.value, pair.error, request.value]
+    assert [str(error) for error in errors] == [DICT_HINT] * 3
+    assert [getattr(error, "argument", None) for error in errors] == ["update"] * 3
+    assert mock_api.requests == {}
+
+
+@pytest.mark.parametrize("update", [None, "x", [("validateAvailability", True)]])
+def test_an_update_of_another_type_gets_no_hint(update: Any) -> None:
+    with pytest.raises(TypeError) as info:
+        UpdateRequest("conn-1", update)
+
+    assert "update_from_dict" not in str(info.value)
 
 
 async def test_invalid_bulk_items_send_nothing(mock_api: Any) -> None:
