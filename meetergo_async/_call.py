@@ -20,8 +20,8 @@ from ._config import RetryPolicy
 from ._emitter import UNOBSERVED, Observer, SleepFor
 from ._events import OnRetry
 from ._health import Health, is_service_failure
+from ._results import decode_success
 from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
-from ._serde import decode_success
 from ._transport import Request, Response, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
 from .pacing import Pacer, Priority, Ticket

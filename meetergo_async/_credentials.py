@@ -21,6 +21,8 @@ API_KEY_PREFIX: Final = "ak_live:"
 """How a platform API key starts: it acts for the user each request names."""
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 _WHITESPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_API_VERSION: Final = "v4"
+"""The first segment of every request path (``_http``), never part of a base URL."""
 
 
 def check_api_key(value: object) -> str:
@@ -87,8 +89,10 @@ def missing_acting_user() -> ArgumentValueError:
 def check_base_url(url: object, allow_insecure_http: bool) -> str:
     """Return the base URL without a trailing slash, or raise saying why not.
 
-    It must be ``https://host[:port][/prefix]`` with no credentials, query or fragment;
-    ``http://`` only to a loopback host, or anywhere with ``allow_insecure_http=True``.
+    It must be ``https://host[:port][/prefix]`` with no credentials, query or fragment, and
+    no ``/v4`` in the prefix (every request path starts with it); ``http://`` only to a
+    loopback host, or anywhere with ``allow_insecure_http=True``. The command line checks
+    its ``--base-url`` here too: one rule, one message.
     """
     if not isinstance(url, str):
         raise ArgumentTypeError("base_url", f"{NAME} must be a str, got {type(url).__name__}")
@@ -163,7 +167,27 @@ def _base_url_problem(url: str, scheme: str, host: str | None, parts: Any) -> st
         return f"{NAME} must not have a query or a fragment"
     if CONTROL.search(url) or " " in url:
         return f"{NAME} must not contain spaces or control characters"
-    return None
+    return _api_version_problem(url, scheme, parts)
+
+
+def _api_version_problem(url: str, scheme: str, parts: Any) -> str | None:
+    """Refuse ``/v4`` in the path: it would be sent twice (``Cannot GET /v4/v4/...``).
+
+    Checked after the credentials, the query and the fragment were refused, so the message
+    may show the URL.
+    """
+    segments = parts.path.split("/")
+    lowered = [segment.lower() for segment in segments]
+    if _API_VERSION not in lowered:
+        return None
+    at = lowered.index(_API_VERSION)
+    before = "/".join(segments[:at])
+    where = "has /v4 in its path" if any(segments[at + 1 :]) else "ends in /v4"
+    give = "the part before /v4" if before.strip("/") else "the host only"
+    return (
+        f"{NAME} {url} {where}, but every request path starts with v4/ already: "
+        f"give {give}, {scheme}://{parts.netloc}{before}"
+    )
 
 
 def _is_loopback(host: str) -> bool:

@@ -17,8 +17,9 @@ from yarl import URL
 from . import _http
 from ._call import Call
 from ._config import ClientSettings, RetryPolicy
+from ._results import parse_connection_list, parse_updated_connection
 from ._retry import Operation
-from ._serde import encode_update, parse_connection_list, parse_updated_connection
+from ._serde import encode_update
 from .models import CalendarConnectionUpdate
 from .pacing import Priority
 
@@ -71,7 +72,7 @@ class Endpoints:
             ArgumentError: ``as_user``, ``timeout`` or ``retry`` is invalid.
         """
         path = _http.connection_path(connection_id)
-        parse = partial(parse_updated_connection, connection_id=connection_id, path=path)
+        parse = partial(parse_updated_connection, connection_id=connection_id)
         body = encode_update(update)
         call = self._call(
             UPDATE_CONNECTION, path, parse, body, owner_user_id, as_user, timeout, retry
@@ -93,7 +94,7 @@ class Endpoints:
             ArgumentError: ``as_user``, ``timeout`` or ``retry`` is invalid.
         """
         path = _http.CONNECTIONS_PATH
-        parse = partial(parse_connection_list, path=path)
+        parse = parse_connection_list
         call = self._call(
             LIST_CONNECTIONS, path, parse, None, owner_user_id, as_user, timeout, retry
         )
@@ -104,25 +105,32 @@ class Endpoints:
         self,
         operation: Operation,
         path: str,
-        parse: Callable[[object], Any],
+        parse: Callable[..., Any],
         body: bytes | None,
         owner_user_id: str | None,
         as_user: str | None,
         timeout: float | None,
         retry: RetryPolicy | None,
     ) -> Call:
+        """The call of ``path`` (the route's, without the base URL's prefix).
+
+        ``parse`` gets the decoded answer and ``path=``, the path as sent.
+        """
         settings = self._settings
         policy = settings.retry_policy(retry)
         user = settings.acting_user(as_user)
+        url = self._url(path, owner_user_id)
+        # Errors, events and logs name the path as sent: the base URL's prefix included.
+        sent = url.raw_path
         return Call(
             operation=operation,
-            path=path,
-            url=self._url(path, owner_user_id),
+            path=sent,
+            url=url,
             headers=self._headers(user, has_body=body is not None),
             body=body,
             timeout=settings.attempt_timeout(timeout),
             policy=policy,
-            parse=parse,
+            parse=partial(parse, path=sent),
             user=user,
         )
 

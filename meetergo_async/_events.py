@@ -87,7 +87,7 @@ class RetryEvent:
 
     Attributes:
         method: the HTTP method.
-        path: the request path (no host, no credential).
+        path: the path as sent, the base URL's prefix included (no host, no query).
         attempt: the number of the attempt that failed, starting at 1.
         wait: seconds the client is about to wait.
         error: the error of that attempt.

@@ -3,13 +3,13 @@
 Requests: camelCase names, fields left ``UNSET`` omitted. Responses: parsed leniently, since
 meetergo does not promise the response schema: a field of the wrong type becomes ``None``
 with its raw value kept in ``extra``; unknown fields go to ``extra``; parsing never raises.
+What a success answer's body holds is read with this converter in ``_results``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -21,24 +21,17 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from ._answers import decode_json
-from .errors import ArgumentTypeError, ArgumentValueError
+from .errors import ArgumentError, ArgumentTypeError, ArgumentValueError
 from .models import CalendarConnection, CalendarConnectionUpdate
 
 __all__ = [
     "UPDATE_FIELD_NAMES",
     "camel",
     "converter",
-    "decode_success",
     "encode_update",
-    "parse_connection",
-    "parse_connection_list",
-    "parse_updated_connection",
     "to_dict",
     "update_from_dict",
 ]
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -158,9 +151,21 @@ def _make_update_hook() -> Callable[[Any, type], CalendarConnectionUpdate]:
         unknown = sorted(set(data) - set(by_json), key=str)
         if unknown:
             raise ArgumentValueError("update", _unknown_fields(unknown))
-        return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})
+        try:
+            return CalendarConnectionUpdate(**{by_json[k]: v for k, v in data.items()})
+        except ArgumentError as exc:
+            raise _as_written(exc) from None
 
     return structure
+
+
+def _as_written(exc: ArgumentError) -> ArgumentError:
+    """The error of a field, naming it by the key the caller wrote (its JSON name).
+
+    The Python-only hint (``it defaults to UNSET``) is dropped: a key is left out instead.
+    """
+    key = UPDATE_FIELD_NAMES.get(exc.argument, exc.argument)
+    return type(exc)(key, exc.template)
 
 
 def _unknown_fields(unknown: list[Any]) -> str:
@@ -202,9 +207,6 @@ def _make_converter() -> cattrs.Converter:
 
 converter: Final = _make_converter()
 """The SDK's converter: ``converter.unstructure(update)`` is the JSON body of a PATCH."""
-_structure_connection: Final[Callable[[Any, type], CalendarConnection]] = (
-    converter.get_structure_hook(CalendarConnection)
-)
 
 
 _BODY_CACHE_SIZE: Final = 256
@@ -234,37 +236,11 @@ def _encode_by_value(update: CalendarConnectionUpdate) -> bytes:
     return json.dumps(converter.unstructure(update), separators=(",", ":")).encode()
 
 
-def decode_success(body: bytes, method: str, path: str) -> object:
-    """Decode a success's body: ``None`` when empty; a body that is not JSON is logged."""
-    if not body:
-        return None
-    ok, data = decode_json(body)
-    if not ok:
-        log.warning(
-            "%s %s answered 2xx with a body that is not JSON; kept what is known", method, path
-        )
-    return data
-
-
-def parse_connection(data: object, fallback_id: str) -> CalendarConnection:
-    """Read a connection from a decoded JSON body; never raises.
-
-    A body that is not an object, or has no string ``id``, gives a connection with
-    ``fallback_id`` (the id that was requested).
-    """
-    conn = _structure_connection(data, CalendarConnection)  # the converter's hook, undispatched
-    return conn if conn.id else attrs.evolve(conn, id=fallback_id)
-
-
-def parse_updated_connection(data: object, connection_id: str, path: str) -> CalendarConnection:
-    """Read the connection a PATCH answered with; a body that is not an object is logged."""
-    if data is not None and not isinstance(data, dict):
-        log.warning("PATCH %s answered 2xx with a non-object body; kept the id", path)
-    return parse_connection(data, connection_id)
-
-
 def update_from_dict(data: Mapping[str, Any]) -> CalendarConnectionUpdate:
     """Build an update from its camelCase JSON form, e.g. a line of a bulk input file.
+
+    An error names a field by the key written (``selectedCalendars``), in its message and
+    as its ``argument``; a key the API does not know is named as written too.
 
     Raises:
         TypeError: ``data`` is not a mapping, or a field has the wrong type.
@@ -281,18 +257,3 @@ def to_dict(obj: CalendarConnection | CalendarConnectionUpdate) -> dict[str, Any
     if isinstance(data.get("selectedCalendars"), tuple):
         data["selectedCalendars"] = list(data["selectedCalendars"])
     return data
-
-
-def parse_connection_list(data: object, path: str) -> list[CalendarConnection]:
-    """Read the connections of a list answer; entries without a string ``id`` are skipped.
-
-    Never raises: an answer without a ``connections`` list gives ``[]``, with a warning.
-    """
-    items = data.get("connections") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        log.warning("GET %s answered 2xx without a connections list", path)
-        return []
-    usable = [i for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
-    if len(usable) != len(items):
-        log.warning("skipped %d listed connections without a string id", len(items) - len(usable))
-    return [parse_connection(item, item["id"]) for item in usable]

@@ -74,7 +74,7 @@ class MeetergoError(Exception):
     Attributes:
         message: what went wrong, without any credential.
         method: the HTTP method of the failed call (``""`` when not tied to a request).
-        path: the request path, without host or query.
+        path: the path as sent, the base URL's prefix included (no host, no query).
         attempts: how many attempts the call made before giving up.
         elapsed: seconds from the call's first attempt to the end of its last one
             (``None`` when not tied to a call).

@@ -122,7 +122,11 @@ def check_update(update: object) -> CalendarConnectionUpdate:
     """Return ``update`` if it is a ``CalendarConnectionUpdate`` with at least one field set."""
     if not isinstance(update, CalendarConnectionUpdate):
         kind = type(update).__name__
-        raise ArgumentTypeError("update", f"{NAME} must be a CalendarConnectionUpdate, got {kind}")
+        # A dict of the JSON fields is the usual mistake: point to the door that takes one.
+        how = "; build one with update_from_dict(...)" if isinstance(update, Mapping) else ""
+        raise ArgumentTypeError(
+            "update", f"{NAME} must be a CalendarConnectionUpdate, got {kind}{how}"
+        )
     if update.is_empty():
         raise ArgumentValueError("update", f"{NAME} has no field set: nothing to send")
     return update

@@ -14,7 +14,9 @@ from meetergo_async import (
     CalendarConnectionUpdate,
     MeetergoClient,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
+    RetryEvent,
     RetryPolicy,
     ServerError,
     UpdateRequest,
@@ -28,10 +30,10 @@ PATH = "/v4/calendar-connections/connections"
 
 def client_of(transport: MockTransport, fake_time: FakeTime, **options: object) -> MeetergoClient:
     options.setdefault("rate_limit", None)
+    options.setdefault("base_url", BASE_URL)
     return MeetergoClient(
         API_KEY,
         user_id=USER_ID,
-        base_url=BASE_URL,
         transport=transport,
         clock=fake_time.clock,
         sleep=fake_time.sleep,
@@ -188,3 +190,39 @@ async def test_a_transport_goes_with_neither_a_session_nor_a_proxy() -> None:
         MeetergoClient(API_KEY, user_id=USER_ID, transport=transport, proxy="http://p:3128")
     with pytest.raises(TypeError, match="transport must have async send"):
         MeetergoClient(API_KEY, user_id=USER_ID, transport=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base_url", [BASE_URL, f"{BASE_URL}/meetergo/"])
+@pytest.mark.parametrize("owner", [None, "owner 1"])
+async def test_an_error_names_the_path_that_was_sent(
+    fake_time: FakeTime, base_url: str, owner: str | None
+) -> None:
+    transport = answers(error_response(404, "Connection not found"), error_response(403))
+    async with client_of(transport, fake_time, base_url=base_url) as client:
+        with pytest.raises(NotFoundError) as update_error:
+            await client.update_calendar_connection("conn/1", UPDATE, owner_user_id=owner)
+        with pytest.raises(PermissionDeniedError) as list_error:
+            await client.list_calendar_connections(owner_user_id=owner)
+
+    sent = [request.url.raw_path for request in transport.requests]
+    assert sent[0].endswith(f"{PATH}/conn%2F1")
+    assert sent[0].startswith("/meetergo/") == ("/meetergo" in base_url)
+    assert [update_error.value.path, list_error.value.path] == sent
+    assert f"(PATCH {sent[0]})" in str(update_error.value)
+    assert f"(GET {sent[1]})" in str(list_error.value)
+
+
+async def test_a_retry_and_a_lost_answer_name_the_path_that_was_sent(fake_time: FakeTime) -> None:
+    transport = answers(error_response(503), APIConnectionError("reset"))
+    events: list[RetryEvent] = []
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.0)
+    async with client_of(
+        transport, fake_time, base_url=f"{BASE_URL}/meetergo", retry=policy, on_retry=events.append
+    ) as client:
+        with pytest.raises(APIConnectionError) as error:
+            await client.update_calendar_connection("conn-1", UPDATE)
+
+    sent = {request.url.raw_path for request in transport.requests}
+    assert sent == {f"/meetergo{PATH}/conn-1"}
+    assert [event.path for event in events] == [*sent]
+    assert error.value.path in sent

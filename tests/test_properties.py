@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from meetergo_async import UNSET, CalendarConnection, CalendarConnectionUpdate
 from meetergo_async._http import connection_path, parse_retry_after
-from meetergo_async._serde import camel, converter, parse_connection, to_dict, update_from_dict
+from meetergo_async._results import parse_connection
+from meetergo_async._serde import camel, converter, to_dict, update_from_dict
 from meetergo_async._validate import check_text
 
 PREFIX = "/v4/calendar-connections/connections/"

@@ -1,4 +1,5 @@
-"""The one converter: camelCase requests without unset fields, lenient responses."""
+"""The one converter: camelCase requests without unset fields, lenient responses (read by
+``_results.parse_connection``)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from meetergo_async import UNSET, CalendarConnection, CalendarConnectionUpdate
-from meetergo_async._serde import (
-    camel,
-    converter,
-    encode_update,
-    parse_connection,
-    to_dict,
-    update_from_dict,
+from meetergo_async import (
+    UNSET,
+    ArgumentTypeError,
+    ArgumentValueError,
+    CalendarConnection,
+    CalendarConnectionUpdate,
 )
+from meetergo_async._results import parse_connection
+from meetergo_async._serde import camel, converter, encode_update, to_dict, update_from_dict
 
 DOCUMENTED = {
     "id": "conn-uuid",
@@ -192,19 +193,34 @@ def test_update_from_dict_unknown_keys_of_mixed_types_are_a_value_error() -> Non
 
 
 @pytest.mark.parametrize(
-    ("data", "name"),
+    "data",
     [
-        ({"validateAvailability": "true"}, "validate_availability"),
-        ({"validateAvailability": 1}, "validate_availability"),
-        ({"syncBuffersToCalendar": None}, "sync_buffers_to_calendar"),
-        ({"selectedCalendars": "primary"}, "selected_calendars"),
-        ({"selectedCalendars": ["a", 2]}, "selected_calendars"),
-        ({"primaryCalendar": 7}, "primary_calendar"),
+        {"validateAvailability": "true"},
+        {"validateAvailability": 1},
+        {"syncBuffersToCalendar": None},
+        {"selectedCalendars": "primary"},
+        {"selectedCalendars": ["a", 2]},
+        {"primaryCalendar": 7},
+        {"primaryCalendar": "p", "selectedCalendars": ("a", None)},
     ],
 )
-def test_update_from_dict_rejects_wrong_types(data: dict[str, Any], name: str) -> None:
-    with pytest.raises(TypeError, match=name):
+def test_update_from_dict_rejects_wrong_types_naming_the_key_written(data: dict[str, Any]) -> None:
+    *_, key = data  # the field at fault is the last one
+    with pytest.raises(ArgumentTypeError) as info:
         update_from_dict(data)
+
+    assert info.value.argument == key
+    assert str(info.value).startswith(f"{key} ")
+    assert "UNSET" not in str(info.value)  # a Python-only hint: a key is left out instead
+
+
+def test_update_from_dict_names_a_snake_case_key_as_written() -> None:
+    with pytest.raises(ArgumentValueError) as info:
+        update_from_dict({"selected_calendars": "primary"})
+
+    assert str(info.value) == (
+        "unknown update field(s): selected_calendars (did you mean selectedCalendars?)"
+    )
 
 
 @pytest.mark.parametrize("data", [[("validateAvailability", True)], "x", None, 5])
@@ -213,9 +229,19 @@ def test_update_from_dict_rejects_non_objects(data: Any) -> None:
         update_from_dict(data)
 
 
-def test_update_from_dict_rejects_empty_calendar_ids() -> None:
-    with pytest.raises(ValueError, match="primary_calendar"):
-        update_from_dict({"primaryCalendar": ""})
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"primaryCalendar": ""}, "primaryCalendar"),
+        ({"selectedCalendars": [" "]}, "selectedCalendars"),
+    ],
+)
+def test_update_from_dict_rejects_empty_calendar_ids(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(ArgumentValueError) as info:
+        update_from_dict(data)
+
+    assert info.value.argument == key
+    assert str(info.value) == f"{key} must not hold an empty calendar id"
 
 
 # --- parse_connection --------------------------------------------------------------------

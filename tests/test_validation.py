@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from meetergo_async import (
+    ArgumentTypeError,
+    ArgumentValueError,
     CalendarConnectionUpdate,
     MeetergoClient,
     RetryPolicy,
     TokenBucket,
     UpdateRequest,
 )
+from meetergo_async.testing import MockTransport, json_response
 from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, base_kind
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
@@ -211,6 +214,43 @@ def test_bad_base_url_is_a_value_error(base_url: str) -> None:
         MeetergoClient(API_KEY, user_id=USER_ID, base_url=base_url)
 
 
+@pytest.mark.parametrize(
+    ("base_url", "instead"),
+    [
+        ("https://api.meetergo.com/v4", "give the host only, https://api.meetergo.com"),
+        ("https://api.meetergo.com/v4/", "give the host only, https://api.meetergo.com"),
+        ("https://api.meetergo.com/V4//", "give the host only, https://api.meetergo.com"),
+        ("http://127.0.0.1:8080/proxy/v4", "give the part before /v4, http://127.0.0.1:8080/proxy"),
+        (
+            "https://api.meetergo.com/v4/calendar-connections/connections",
+            "give the host only, https://api.meetergo.com",
+        ),
+    ],
+)
+def test_a_base_url_with_v4_in_its_path_is_refused_before_anything_is_sent(
+    base_url: str, instead: str
+) -> None:
+    transport = MockTransport(lambda request: json_response({"id": "c1"}))
+
+    with pytest.raises(ArgumentValueError) as info:
+        MeetergoClient(API_KEY, user_id=USER_ID, base_url=base_url, transport=transport)
+
+    assert info.value.argument == "base_url"
+    assert str(info.value).startswith(f"base_url {base_url} ")
+    assert "every request path starts with v4/ already" in str(info.value)
+    assert str(info.value).endswith(instead)
+    assert transport.requests == []
+
+
+def test_a_base_url_with_v4_from_the_environment_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEETERGO_BASE_URL", "https://api.meetergo.com/v4")
+
+    with pytest.raises(ValueError, match="ends in /v4"):
+        MeetergoClient(API_KEY, user_id=USER_ID)
+
+
 @pytest.mark.parametrize("base_url", [5, b"https://api.meetergo.com"])
 def test_non_str_base_url_is_a_type_error(base_url: Any) -> None:
     with pytest.raises(TypeError, match="base_url"):
@@ -235,6 +275,9 @@ def test_bad_base_url_from_the_environment_is_refused(monkeypatch: pytest.Monkey
         "http://[::1]:8000",
         "https://api.meetergo.com",
         "https://api.meetergo.com:8443/sandbox/",
+        "https://proxy.example/meetergo/",
+        "https://proxy.example/v40",
+        "https://proxy.example/api-v4",
     ],
 )
 def test_https_anywhere_and_http_to_loopback_are_allowed(base_url: str) -> None:
@@ -316,6 +359,34 @@ async def test_an_update_of_the_wrong_type_is_refused_before_sending(
             await client.update_calendar_connection("conn-1", update)
 
     assert mock_api.requests == {}
+
+
+DICT_HINT = (
+    "update must be a CalendarConnectionUpdate, got dict; build one with update_from_dict(...)"
+)
+
+
+async def test_a_dict_where_an_update_belongs_points_to_update_from_dict(mock_api: Any) -> None:
+    update: Any = {"validate_availability": True}
+    async with make_client() as client:
+        with pytest.raises(ArgumentTypeError) as single:
+            await client.update_calendar_connection("conn-1", update)
+        [pair] = await client.update_calendar_connections([("conn-1", update)])
+    with pytest.raises(ArgumentTypeError) as request:
+        UpdateRequest("conn-1", update)
+
+    errors = [single.value, pair.error, request.value]
+    assert [str(error) for error in errors] == [DICT_HINT] * 3
+    assert [getattr(error, "argument", None) for error in errors] == ["update"] * 3
+    assert mock_api.requests == {}
+
+
+@pytest.mark.parametrize("update", [None, "x", [("validateAvailability", True)]])
+def test_an_update_of_another_type_gets_no_hint(update: Any) -> None:
+    with pytest.raises(TypeError) as info:
+        UpdateRequest("conn-1", update)
+
+    assert "update_from_dict" not in str(info.value)
 
 
 async def test_invalid_bulk_items_send_nothing(mock_api: Any) -> None:

@@ -11,8 +11,10 @@ meetergo-async sandbox                   serve a fake meetergo API locally until
 Exit status: 0 all went well, 1 some work failed (the API refused or did not answer), 2 bad
 usage or bad input (nothing was sent), 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM
 (``bulk`` stops in order on either). Errors are one line on stderr; the API key is never
-printed. ``main`` is the console script's entry point; ``run_async`` is the same command line
-as a coroutine, for callers (and tests) that already run an event loop.
+printed. Output into a pipe whose reader has gone (``| head``) is dropped without an error:
+the command ends as it would have, with the same status. ``main`` is the console script's
+entry point; ``run_async`` is the same command line as a coroutine, for callers (and tests)
+that already run an event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from collections.abc import Sequence
 
 from meetergo_async import MeetergoError
 
-from ._common import EXIT_FAILED, PROG, CommandError, Handler, Ui, secrets_in
+from ._common import (
+    EXIT_FAILED,
+    PROG,
+    CommandError,
+    Handler,
+    Ui,
+    flush_stdout,
+    secrets_in,
+    write_line,
+)
 from ._parser import ParserExit, build_parser
 
 __all__ = ["main", "run_async"]
@@ -52,7 +63,7 @@ async def run_async(argv: Sequence[str] | None = None) -> int:
     except MeetergoError as exc:
         ui.error(str(exc))
         return EXIT_FAILED
-    except OSError as exc:  # a file that cannot be written, a full disk, a closed pipe
+    except OSError as exc:  # a file that cannot be written, a full disk (not a closed stdout)
         ui.error(str(exc))
         return EXIT_FAILED
 
@@ -60,7 +71,9 @@ async def run_async(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (the console script exits with it)."""
     try:
-        return asyncio.run(run_async(argv))
+        status = asyncio.run(run_async(argv))
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        write_line(sys.stderr, f"{PROG}: interrupted")
+        status = EXIT_INTERRUPTED
+    flush_stdout()  # now, not at exit, where a reader that has gone fails it with status 120
+    return status

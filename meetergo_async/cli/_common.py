@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Final, TypeAlias
+from typing import Final, TextIO, TypeAlias
 
 from meetergo_async import ENV_API_KEY, REDACTED
 
@@ -52,16 +52,54 @@ class Ui:
         return text
 
     def out(self, text: str = "", *, redact: bool = True) -> None:
-        """Print one line (or a block) on stdout; ``redact=False`` only for throwaway secrets."""
-        print(self.redact(text) if redact else text, file=sys.stdout, flush=True)
+        """Print one line (or a block) on stdout; ``redact=False`` only for throwaway secrets.
+
+        A reader that has gone (``| head``) is no error: see ``write_line``.
+        """
+        write_line(sys.stdout, self.redact(text) if redact else text)
 
     def err(self, text: str) -> None:
         """Print one line on stderr."""
-        print(self.redact(text), file=sys.stderr, flush=True)
+        write_line(sys.stderr, self.redact(text))
 
     def error(self, message: str) -> None:
         """Print ``meetergo-async: error: <message>`` on stderr."""
         self.err(f"{PROG}: error: {message}")
+
+
+def write_line(stream: TextIO, text: str) -> None:
+    """Print ``text`` and a newline on ``stream`` at once; a closed pipe drops it quietly.
+
+    When the reader of a pipe has gone (``meetergo-async list --json | head -c 400``), the
+    stream is pointed at the null device, Python's recipe (the ``signal`` module's note on
+    SIGPIPE): this line and the rest go nowhere, the exit does not fail flushing them, and
+    the command goes on to the exit status its work earned, as if the reader had read all.
+    """
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        to_null(stream)
+
+
+def to_null(stream: TextIO) -> None:
+    """Point the file descriptor under ``stream`` at ``os.devnull`` (not a file: nothing)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a test's capture has no descriptor
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def flush_stdout() -> None:
+    """Flush what was printed on stdout outside ``Ui`` (argparse's ``--help``), quietly."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        to_null(sys.stdout)
 
 
 Handler: TypeAlias = Callable[[argparse.Namespace, Ui], Awaitable[int]]

@@ -94,15 +94,13 @@ def make_client(args: argparse.Namespace, **options: Any) -> MeetergoClient:
     """
     given = credentials(args)
     names = {**OPTION_NAMES, **{name: source for name, (_, source) in given.items()}}
-    base_url, source = given["base_url"]
-    if base_url is not None:
-        check_base_url_path(base_url, source)
     check_acting_user(args, given)
     try:
+        # The SDK checks --base-url (a path of /v4 included): one rule, in the option's words.
         return MeetergoClient(
             api_key=given["api_key"][0],
             user_id=given["user_id"][0],
-            base_url=base_url,
+            base_url=given["base_url"][0],
             **options,
         )
     except (TypeError, ValueError) as exc:
@@ -146,20 +144,6 @@ def check_acting_user(
             "a platform API key (ak_live:...) acts for a user of your company that each "
             f"request must name in the {USER_ID_HEADER} header: pass --user-id or set "
             f"{ENV_USER_ID}"
-        )
-
-
-def check_base_url_path(url: str, source: str) -> None:
-    """Refuse a base URL that ends in ``/v4``: every path starts with ``v4/`` already.
-
-    Raises:
-        CommandError: it does (the server would answer ``Cannot GET /v4/v4/...``).
-    """
-    trimmed = url.rstrip("/")
-    if trimmed.lower().endswith("/v4"):
-        raise CommandError(
-            f"{source} {url} ends in /v4, but every request path starts with v4/ already: "
-            f"give the host only, {trimmed[: -len('/v4')]}"
         )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from meetergo_async import SlidingWindow
+from meetergo_async import ArgumentValueError, MeetergoClient, SlidingWindow
 from meetergo_async.cli._parser import build_parser
 from meetergo_async.cli.bulk import _command as bulk
 from meetergo_async.testing import FakeMeetergo
@@ -127,6 +127,20 @@ async def test_a_base_url_ending_in_v4_gets_a_hint(
     assert result.status == 2
     assert f"{where} {url} ends in /v4" in result.err
     assert "give the host only, http://127.0.0.1:9" in result.err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/v4", "http://127.0.0.1:9/proxy/V4/", "http://127.0.0.1:9/v4/x"]
+)
+async def test_the_command_line_refuses_a_v4_base_url_in_the_sdks_words(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    with pytest.raises(ArgumentValueError) as info:
+        MeetergoClient("rgo-token", base_url=url)
+    result = await cli(capsys, "list", "--api-key", "rgo-token", "--base-url", url)
+    assert result.status == 2
+    assert str(info.value) == info.value.worded("base_url")
+    assert result.err == f"meetergo-async: error: {info.value.worded('--base-url')}\n"
 
 
 async def test_many_failures_without_report_do_not_point_at_it(
