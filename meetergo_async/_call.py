@@ -22,33 +22,12 @@ from ._events import OnRetry
 from ._health import Health, is_service_failure
 from ._results import decode_success
 from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
+from ._stats import ClientStats
 from ._transport import Request, Response, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
 from .pacing import Pacer, Priority, Ticket
 
-__all__ = ["Call", "Caller", "ClientStats"]
-
-
-@attrs.frozen
-class ClientStats:
-    """Counters of one client since it was made.
-
-    Attributes:
-        requests: attempts sent (retries included).
-        rate_limited: 429 answers seen.
-        retries: waits before another attempt.
-        rate: the pacing rate in force now (requests a second; ``None`` when proactive
-            pacing is off).
-        interactive_requests: of ``requests``, those of interactive calls (single calls).
-        bulk_requests: of ``requests``, those of bulk items.
-    """
-
-    requests: int
-    rate_limited: int
-    retries: int
-    rate: float | None
-    interactive_requests: int = 0
-    bulk_requests: int = 0
+__all__ = ["Call", "Caller"]
 
 
 @attrs.define
@@ -213,35 +192,57 @@ class Caller:
             self._observer.waited("pause", self._clock() - waiting_since, call.priority)
 
     async def _send(self, call: Call) -> tuple[Ticket, Response]:
-        async with self._slots:
-            hold = call.policy.max_attempts > 1  # a call of one attempt is never held back
-            lane = call.priority
-            ticket = self._limiter.try_acquire(hold=hold, lane=lane)
-            if ticket is None:
-                try:
-                    ticket = await self._limiter.acquire(hold=hold, lane=lane)
-                except MeetergoError as refused:  # a shared budget that is down: nothing sent
-                    raise call.failed(refused) from refused.__cause__
-            if call.first_sent_at is None:
-                call.first_sent_at = ticket.sent_at
-            timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
-            call.attempts += 1
-            self.requests += 1
-            self._lane_requests[lane] += 1
-            answer = None
+        ticket = await self._turn(call)
+        # The turn first, then a place among those in flight: a task waiting for its turn
+        # holds no place, so a single call is not queued behind bulk items that wait for
+        # theirs (max_concurrency bounds the requests in flight, not those waiting).
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self._limiter.on_attempt_done(ticket)  # cancelled unsent: counted, to be safe
+            raise
+        try:
+            return ticket, await self._send_now(call, ticket)
+        finally:
+            self._slots.release()
+
+    async def _turn(self, call: Call) -> Ticket:
+        """Wait for the limiter to let an attempt of ``call`` go."""
+        hold = call.policy.max_attempts > 1  # a call of one attempt is never held back
+        lane = call.priority
+        ticket = self._limiter.try_acquire(hold=hold, lane=lane)
+        if ticket is None:
             try:
-                request = Request(call.operation.method, call.url, call.headers, call.body, timeout)
-                answer = await self._transport.send(request)
-            except MeetergoError as failure:
-                raise call.failed(failure, self._clock()) from failure.__cause__
-            finally:
-                status = None if answer is None else answer.status
-                self._observer.attempted(
-                    call.operation, call.user, call.attempts, ticket.sent_at, status
-                )
-                if answer is None:  # failed or cancelled: it may have reached the server
-                    self._limiter.on_attempt_done(ticket)
-        return ticket, answer
+                ticket = await self._limiter.acquire(hold=hold, lane=lane)
+            except MeetergoError as refused:  # a shared budget that is down: nothing sent
+                raise call.failed(refused) from refused.__cause__
+        if call.first_sent_at is None:
+            call.first_sent_at = ticket.sent_at
+        return ticket
+
+    async def _send_now(self, call: Call, ticket: Ticket) -> Response:
+        try:
+            timeout = self._attempt_timeout(call)  # raises, unsent, if the deadline passed
+        except MeetergoError:
+            self._limiter.on_attempt_done(ticket)
+            raise
+        call.attempts += 1
+        self.requests += 1
+        self._lane_requests[call.priority] += 1
+        answer = None
+        try:
+            request = Request(call.operation.method, call.url, call.headers, call.body, timeout)
+            answer = await self._transport.send(request)
+        except MeetergoError as failure:
+            raise call.failed(failure, self._clock()) from failure.__cause__
+        finally:
+            status = None if answer is None else answer.status
+            self._observer.attempted(
+                call.operation, call.user, call.attempts, ticket.sent_at, status
+            )
+            if answer is None:  # failed or cancelled: it may have reached the server
+                self._limiter.on_attempt_done(ticket)
+        return answer
 
     def _read(self, call: Call, ticket: Ticket, answer: Response, probe: bool) -> Any:
         """Turn an answer into the call's result, or raise its error; tell limiter and health."""

@@ -16,7 +16,6 @@ from typing import Self
 import aiohttp
 
 from ._assembly import Hooks, assemble
-from ._call import ClientStats
 from ._client_bulk import BulkMethods
 from ._config import (
     DEFAULT_MAX_CONCURRENCY,
@@ -29,6 +28,7 @@ from ._config import (
 )
 from ._events import OnEvent, OnRetry
 from ._lifecycle import State
+from ._stats import ClientStats
 from ._transport import Transport
 from ._validate import check_text
 from .models import (

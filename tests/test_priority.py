@@ -10,15 +10,23 @@ import asyncio
 import pytest
 
 from meetergo_async import (
+    APITimeoutError,
     CalendarConnectionUpdate,
     MeetergoClient,
     Priority,
+    RetryPolicy,
     SlidingWindow,
     UpdateRequest,
     WaitEvent,
 )
 from meetergo_async._events import Event
-from meetergo_async.testing import MockTransport, Request, Response, json_response
+from meetergo_async.testing import (
+    MockTransport,
+    Request,
+    Response,
+    error_response,
+    json_response,
+)
 from tests.helpers import API_KEY, BASE_URL, USER_ID, FakeTime, VirtualTime
 
 UPDATE = CalendarConnectionUpdate(validate_availability=True)
@@ -132,3 +140,47 @@ async def test_a_single_call_goes_before_the_bulk_items_queued_before_it() -> No
         await client.update_calendar_connection("person", UPDATE)
         await run
     assert order.index("person") == 2  # the next slot after it came
+
+
+async def test_bulk_items_waiting_for_a_turn_hold_no_place_a_single_call_needs() -> None:
+    time = VirtualTime()
+    order: list[str] = []
+    two_sent = asyncio.Event()
+
+    def record(request: Request) -> Response:
+        order.append(request.url.name)
+        if len(order) == 2:
+            two_sent.set()
+        return echo(request)
+
+    async with client_of(
+        time, transport=MockTransport(record), rate_limit=SlidingWindow(2, 1.0), max_concurrency=2
+    ) as client:
+        # Both places of max_concurrency=2 are the bulk job's, but its items wait for a turn.
+        run = asyncio.ensure_future(
+            client.update_calendar_connections([(f"bulk-{i}", UPDATE) for i in range(6)])
+        )
+        await two_sent.wait()
+        await client.update_calendar_connection("person", UPDATE)
+        await run
+    assert order.index("person") == 2
+
+
+async def test_a_turn_that_comes_after_the_deadline_is_given_back() -> None:
+    time = VirtualTime()
+    answers = [error_response(503), echo]
+
+    def handler(request: Request) -> Response:
+        answer = answers.pop(0) if answers else echo
+        return answer if isinstance(answer, Response) else answer(request)
+
+    policy = RetryPolicy(max_attempts=2, initial_backoff=0.01, deadline=0.5)
+    async with client_of(
+        time, transport=MockTransport(handler), rate_limit=SlidingWindow(1, 10.0), retry=policy
+    ) as client:
+        with pytest.raises(APITimeoutError, match="deadline"):
+            # Its retry's turn comes when the first attempt stops counting: past the deadline.
+            await client.update_calendar_connection("conn-1", UPDATE)
+        async with asyncio.timeout(5):  # real seconds: a turn not given back is waited for ever
+            await client.update_calendar_connection("conn-2", UPDATE)
+    assert client.stats.requests == 2
