@@ -25,7 +25,7 @@ from ._retry import Clock, Operation, RetryContext, Sleep, retry_after_failure
 from ._stats import ClientStats
 from ._transport import Request, Response, Transport
 from .errors import APITimeoutError, MeetergoError, RateLimitError
-from .pacing import Pacer, Priority, Ticket
+from .pacing import Forecaster, Pacer, Priority, Ticket
 
 __all__ = ["Call", "Caller"]
 
@@ -114,6 +114,11 @@ class Caller:
             lanes[Priority.INTERACTIVE],
             lanes[Priority.BULK],
         )
+
+    async def forecast(self, count: int) -> float | None:
+        """The limiter's forecast for the ``count``-th next request, if it makes one."""
+        limiter = self._limiter
+        return await limiter.forecast(count) if isinstance(limiter, Forecaster) else None
 
     async def call(self, call: Call) -> tuple[Any, int]:
         """Send ``call`` under its retry policy.

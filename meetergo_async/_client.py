@@ -30,7 +30,7 @@ from ._events import OnEvent, OnRetry
 from ._lifecycle import State
 from ._stats import ClientStats
 from ._transport import Transport
-from ._validate import check_text
+from ._validate import check_count, check_text
 from .models import (
     CalendarConnection,
     CalendarConnectionUpdate,
@@ -148,6 +148,21 @@ class MeetergoClient(BulkMethods):
     def stats(self) -> ClientStats:
         """A snapshot of the client's counters."""
         return self._caller.stats()
+
+    async def forecast(self, requests: int = 1) -> float | None:
+        """Seconds from now until the ``requests``-th next request may go under the rate limit.
+
+        Asks the limiter in force (in-process, or the ``RedisBudget`` with one read) what
+        it holds now, and sends nothing: for a sliding log the free slots, then when its
+        entries stop counting, then ``limit`` a window; a pause after a 429 delays it all.
+        It leaves out how long answers take. ``None`` when it cannot tell (during a block,
+        or with no limit known); ``0.0`` when unpaced.
+
+        Raises:
+            ValueError: ``requests`` is not a positive int.
+        """
+        check_count("requests", requests)
+        return await self._caller.forecast(requests)
 
     @property
     def closed(self) -> bool:

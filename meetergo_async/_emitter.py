@@ -192,6 +192,11 @@ def instrument(
     return emitter, emitter.pacer(limiter), emitter.sleep(sleep, limiter)
 
 
+async def _cannot_tell(count: int) -> float | None:
+    """The forecast of a limiter that makes none."""
+    return None
+
+
 class _TimedPacer:
     """A limiter that reports each wait for a turn; everything else passes through."""
 
@@ -203,6 +208,7 @@ class _TimedPacer:
         self.on_response = limiter.on_response
         self.pause = limiter.pause
         self.paused = limiter.paused
+        self.forecast = getattr(limiter, "forecast", _cannot_tell)
 
     @property
     def rate_limited(self) -> int:

@@ -55,6 +55,7 @@ import attrs
 
 from .._http import parse_rate_limit
 from ._config import Priority, TokenBucket
+from ._forecast import on_bucket
 from ._protocol import TOO_LONG_TO_PAUSE, Ticket
 
 __all__ = ["TokenBucketPolicy"]
@@ -200,6 +201,13 @@ class TokenBucketPolicy:
     def paused(self, now: float) -> bool:
         """Whether a 429 holds the client back now."""
         return now < self._pause_until
+
+    def forecast(self, now: float, count: int) -> float | None:
+        """Seconds until the ``count``-th next request may go by the bucket as it is now."""
+        if not self.limit:
+            return max(0.0, self._pause_until - now)
+        self._refill(now)
+        return on_bucket(now, count, tokens=self._tokens, rate=self._rate, until=self._pause_until)
 
     def answered(
         self,

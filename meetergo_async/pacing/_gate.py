@@ -166,3 +166,7 @@ class Gate:
     def paused(self) -> bool:
         """Whether the whole client is held back now."""
         return self.policy.paused(self._clock())
+
+    async def forecast(self, count: int) -> float | None:
+        """Seconds until the ``count``-th next request may go, by the policy's state now."""
+        return self.policy.forecast(self._clock(), count)

@@ -98,6 +98,16 @@ class LearningPolicy:
         if self.model is _BUCKET:
             self.bucket.pause(seconds, now)
 
+    def forecast(self, now: float, count: int) -> float | None:
+        """When the ``count``-th next request may go, by the model in force."""
+        if self.model is _BUCKET:
+            return self.bucket.forecast(now, count)
+        window = self.window.forecast(now, count)
+        if self.model is _SLIDING or window is None:
+            return window
+        bucket = self.bucket.forecast(now, count)
+        return window if bucket is None else max(window, bucket)
+
     def ended(self, ticket: Ticket | None, now: float) -> bool:
         """An attempt ended without an answer."""
         bucket = self.bucket.ended(ticket, now)
@@ -114,7 +124,7 @@ class LearningPolicy:
         """Learn from one answer: both policies, then what it says of the server."""
         window = self.window
         was = self.model
-        seen = (window.contradictions, window.blocks_begun, window.blocks_ended)
+        seen = (window.neighbours.contradictions, window.blocks_begun, window.blocks_ended)
         if not window.answered(ticket, status, headers, retry_after, now):
             return False
         self._learn(seen, ticket, status, headers, retry_after)
@@ -136,7 +146,7 @@ class LearningPolicy:
         window = self.window
         detector = self.detector
         contradictions, begun, ended = seen
-        if window.contradictions > contradictions:
+        if window.neighbours.contradictions > contradictions:
             detector.contradicted()
         if window.blocks_begun > begun:  # the first 429 of a refusal
             self._probing = retry_after is None

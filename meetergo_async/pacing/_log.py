@@ -94,6 +94,12 @@ class OwnLog:
         """Those the server may have counted at ``moment``, a little before ``now``."""
         return self.live(now) + sum(1 for expired in self._gone if expired > moment)
 
+    def expiries(self, now: float) -> list[float]:
+        """When each request the server may count stops counting, soonest first (one in
+        flight: a window after now, as if answered now)."""
+        expiry = self.seconds + EXPIRY_MARGIN
+        return [h.ended + expiry for h in self.done] + [now + expiry] * len(self.in_flight)
+
     def next_expiry(self) -> float | None:
         """When the oldest ended request stops counting, or ``None`` if none has ended."""
         return self.done[0].ended + self.seconds + EXPIRY_MARGIN if self.done else None

@@ -50,6 +50,11 @@ class Neighbours:
         """The most of ours that may count now, as far as others are concerned."""
         return self.quota if now < self._quota_until else None
 
+    def binds(self, now: float, limit: int | None) -> bool:
+        """Whether the others' share holds this client below its own ``limit`` now."""
+        quota = self.cap(now)
+        return quota is not None and (limit is None or quota < limit)
+
     def forget(self) -> None:
         """A block ended: the server's count starts afresh."""
         self.quota = None

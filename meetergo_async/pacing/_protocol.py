@@ -17,7 +17,7 @@ import attrs
 
 from ._config import Priority
 
-__all__ = ["TOO_LONG_TO_PAUSE", "Pacer", "Policy", "SharedBudget", "Ticket"]
+__all__ = ["TOO_LONG_TO_PAUSE", "Forecaster", "Pacer", "Policy", "SharedBudget", "Ticket"]
 
 TOO_LONG_TO_PAUSE: Final = (
     "the server asked to wait %.0fs, more than max_retry_after (%.0fs): calls fail with "
@@ -84,6 +84,21 @@ class Pacer(Protocol):
 
 
 @runtime_checkable
+class Forecaster(Protocol):
+    """A limiter that can say when requests may go (every limiter of this package can).
+
+    ``forecast`` answers without sending anything: for a sliding log it is exact given the
+    log (its free slots, then when its entries stop counting, then ``limit`` a window);
+    a pause after a 429 delays it all. ``None``: it cannot tell (during a block, with no
+    limit known, or a shared budget that is not answering).
+    """
+
+    async def forecast(self, count: int) -> float | None:
+        """Seconds from now until the ``count``-th next request may go."""
+        ...
+
+
+@runtime_checkable
 class SharedBudget(Protocol):
     """A rate budget kept outside the process (``meetergo_async.redis.RedisBudget``).
 
@@ -145,3 +160,7 @@ class Policy(Protocol):
 
     def paused(self, now: float) -> bool:
         """Whether the whole client is held back (after a 429, or while a block lasts)."""
+
+    def forecast(self, now: float, count: int) -> float | None:
+        """Seconds until the ``count``-th next request may go, by what the policy holds now;
+        ``None`` when it cannot tell (during a block, or with no limit known)."""

@@ -35,6 +35,7 @@ from typing import Final
 from .._http import parse_throttlers, tightest_throttler
 from ._block import Block
 from ._config import Priority, SlidingWindow
+from ._forecast import on_sliding_log
 from ._lanes import Lanes
 from ._lesson import Lesson
 from ._log import EXPIRY_MARGIN, Hit, OwnLog
@@ -84,11 +85,10 @@ class SlidingWindowPolicy:
         self._told = False  # X-RateLimit-Limit set the limit
         self._window_told = False  # X-RateLimit-Reset set the window
         self._logging = window is not None or learning  # keep ended requests for a limit
-        self._neighbours = Neighbours(self._log)
+        self.neighbours = Neighbours(self._log)
         self._lanes = Lanes()
         self._pause_until = -math.inf
         self._block: Block | None = None
-        self._refused_at = -math.inf  # when the current block's first refusal came back
         self._block_ended = 0  # the request that ended the last block
         # Until the first answer, one request at a time (unpaced: no such care).
         self._heard = window is None and not learning
@@ -111,11 +111,6 @@ class SlidingWindowPolicy:
         limits = [n for n in (self._limit, taught, self._capped()) if n is not None]
         return min(limits) if limits else None
 
-    @property
-    def contradictions(self) -> int:
-        """Answers that left more room than a sliding log of this window could."""
-        return self._neighbours.contradictions
-
     def _capped(self) -> int | None:
         """The most of ``rate_cap`` a window holds, or ``None`` without a cap."""
         cap = self._rate_cap
@@ -128,7 +123,7 @@ class SlidingWindowPolicy:
     def grant(self, now: float, lane: Priority = Priority.INTERACTIVE) -> Ticket:
         """Let one request go now; during a block it is the probe."""
         self._seq += 1
-        self._neighbours.reserve -= 1
+        self.neighbours.reserve -= 1
         self._log.start(self._seq, now)
         if lane is Priority.INTERACTIVE:
             self._lanes.interactive_sent(now, self._seq)
@@ -178,19 +173,24 @@ class SlidingWindowPolicy:
         """At the cap: wait for one of ours to expire, or to re-read the server's count."""
         expiry = self._log.next_expiry()
         wait = None if expiry is None else max(expiry - now, 1e-3)
-        refresh = self._neighbours.refresh_in(now, in_flight) if self._quota_binds(now) else None
+        binds = self.neighbours.binds(now, self._own_limit())
+        refresh = self.neighbours.refresh_in(now, in_flight) if binds else None
         if refresh is not None:
             wait = refresh if wait is None else min(wait, refresh)
         return wait
 
-    def _quota_binds(self, now: float) -> bool:
-        limit = self._own_limit()
-        quota = self._neighbours.cap(now)
-        return quota is not None and (limit is None or quota < limit)
+    def forecast(self, now: float, count: int) -> float | None:
+        """Seconds until the ``count``-th next request may go by the log as it is now
+        (``_forecast``); ``None`` during a block, or when no limit is known."""
+        cap = self._cap(now)
+        if cap is None or self._block is not None:
+            return None if self._logging else 0.0
+        log = self._log
+        return on_sliding_log(now, count, cap, log.seconds, log.expiries(now), self._pause_until)
 
     def _cap(self, now: float) -> int | None:
         cap = self._own_limit()
-        quota = self._neighbours.cap(now)
+        quota = self.neighbours.cap(now)
         if quota is not None:
             cap = quota if cap is None else min(cap, quota)
         return cap
@@ -265,7 +265,7 @@ class SlidingWindowPolicy:
         server = told if told is not None else self._limit
         if server is None:
             return
-        self._neighbours.observe(hit, server, remaining, now)
+        self.neighbours.observe(hit, server, remaining, now)
 
     def _refused(self, hit: Hit, retry_after: float | None, now: float) -> None:
         """Rule 3: a 429 stops the client until the block ends."""
@@ -278,22 +278,21 @@ class SlidingWindowPolicy:
             return
         if block is None:
             block = self._block = Block(self._seq, self._log.surely_accepted(now), now)
-            self._refused_at = now
             self.blocks_begun += 1
         until = block.held_until(now, retry_after, self._log.seconds)
         self._pause_until = max(self._pause_until, until)
-        self._neighbours.forget()
+        self.neighbours.forget()
 
     def _end_block(self, block: Block, hit: Hit, now: float) -> None:
         """Rule 4: the first answer after a block; the server started a fresh log with it."""
         self._block = None
         self._block_ended = hit.seq
         self.blocks_ended += 1
-        self.last_block = now - self._refused_at
+        self.last_block = now - block.refused_at
         if self._rate_cap is not None and not self._window_told:
             # Learning without headers: a block lasts a window (NestJS's default).
             self._log.seconds = max(1.0, self.last_block)
         self._log.restart(hit)
-        self._neighbours.forget()
+        self.neighbours.forget()
         if self._lesson is not None and not self._told:
             self._lesson.blocked(block.accepted, now, self._log.seconds)

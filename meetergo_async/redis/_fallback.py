@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from ..pacing import Pacer, Priority, SlidingWindow, Ticket
+from ..pacing import Forecaster, Pacer, Priority, SlidingWindow, Ticket
 from ._binding import Binding
 
 __all__ = ["RETRY_SECONDS", "Fallback"]
@@ -102,6 +102,12 @@ class Fallback:
         """Wait for a local turn."""
         assert self._limiter is not None
         return await self._limiter.acquire(hold=hold, lane=lane)
+
+    async def forecast(self, count: int) -> float | None:
+        """The local limiter's forecast, or ``None`` before it has started."""
+        if not isinstance(self._limiter, Forecaster):
+            return None
+        return await self._limiter.forecast(count)
 
     def on_attempt_done(self, ticket: Ticket) -> None:
         """A local turn's attempt ended without an answer."""

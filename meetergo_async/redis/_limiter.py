@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
 import attrs
+from redis.exceptions import RedisError
 
 from .._http import parse_throttlers, tightest_throttler
 from ..errors import BudgetUnavailableError
@@ -28,7 +29,7 @@ from ._binding import Binding
 from ._fallback import Fallback
 from ._journal import Journal
 from ._pump import Pump
-from ._script import Update
+from ._script import Update, forecast_from
 from ._waiting import Grant
 
 __all__ = ["RedisLimiter", "RedisTicket"]
@@ -236,6 +237,20 @@ class RedisLimiter:
             log.warning(TOO_LONG_TO_PAUSE, retry_after, self._max_pause)
             return -2
         return math.ceil(retry_after * 1000)
+
+    async def forecast(self, count: int) -> float | None:
+        """Seconds until the ``count``-th next request may go on the budget as it stands.
+
+        Read from Redis (one round trip, nothing changed); from the fallback while Redis
+        does not answer; ``None`` when neither can tell.
+        """
+        if self._down():
+            return await self._fallback.forecast(count)
+        try:
+            raw = await self._pump.look()
+        except (RedisError, OSError, TimeoutError, ValueError):
+            return None
+        return forecast_from(raw, self._b.window.seconds, count)
 
     async def aclose(self) -> None:
         """Tell Redis the last news and that this client leaves; close what it opened."""

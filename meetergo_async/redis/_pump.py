@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -25,7 +25,7 @@ from ..pacing import Priority
 from ._binding import Binding
 from ._fallback import Fallback
 from ._journal import Journal
-from ._script import Reply, Update, arguments, parse_reply, source
+from ._script import Reply, Update, arguments, forecast_source, parse_reply, source
 from ._waiting import Batch, Grant, Waiting
 
 __all__ = ["FLUSH_DELAY", "HEARTBEAT", "Pump"]
@@ -72,6 +72,7 @@ class Pump:
         self._idle = False
         self._closed = False
         self._script: Any = None
+        self._look: Any = None  # the read-only script of forecasts
         self._redis: Any = None
         self._owned = False
         self._generation = ""
@@ -153,31 +154,14 @@ class Pump:
             self._unavailable(batch)
             return False
         first, reply = answer
-        granted = reply.interactive
-        self._hand_out(batch.interactive, first, reply.waits[:granted], reply.stamp)
-        bulk_first = first + len(batch.interactive)
-        self._hand_out(batch.bulk, bulk_first, reply.waits[granted:], reply.stamp)
-        del batch.interactive[:granted]
-        del batch.bulk[: len(reply.waits) - granted]
+        for member in batch.hand_out(
+            self._process, first, reply.waits, reply.interactive, reply.stamp
+        ):
+            self.give_back(member)  # its task was cancelled meanwhile
         if any(not f.done() for f in batch):
             self._waiting.put_back(batch)
             await self._pause_for(reply.retry or 0.0)  # only urgent news wakes it
         return True
-
-    def _hand_out(
-        self,
-        futures: list[asyncio.Future[Grant | None]],
-        first: int,
-        waits: Sequence[float],
-        stamp: int,
-    ) -> None:
-        """Give the granted slots, numbered from ``first``, to the first of ``futures``."""
-        for i, wait in enumerate(waits):
-            grant = Grant(f"{self._process}:{first + i}", first + i, wait, stamp)
-            if futures[i].done():
-                self.give_back(grant.member)  # its task was cancelled meanwhile
-            else:
-                futures[i].set_result(grant)
 
     async def _call(self, wanted: int, wanted_bulk: int) -> tuple[int, Reply] | None:
         """Run the script (twice when Redis asks for the history); ``None`` on failure.
@@ -224,9 +208,7 @@ class Pump:
             updates=updates,
             now=now,
         )
-        if self._script is None:
-            self._redis, self._owned = self._b.connect()
-            self._script = self._redis.register_script(source())
+        self._connect()
         try:
             raw = await self._evaluate(args)
         except RedisConnectionError:
@@ -234,6 +216,20 @@ class Pump:
             # down refuses it at once.
             raw = await self._evaluate(args)
         return parse_reply(raw)
+
+    def _connect(self) -> None:
+        if self._script is None:
+            self._redis, self._owned = self._b.connect()
+            self._script = self._redis.register_script(source())
+
+    async def look(self) -> Any:
+        """Run the read-only script that tells how the budget stands (``_forecast.lua``)."""
+        self._connect()
+        if self._look is None:
+            self._look = self._redis.register_script(forecast_source())
+        keys = [self._b.keys.log, self._b.keys.state]
+        async with asyncio.timeout(self._b.timeout):
+            return await self._look(keys=keys, args=[self._b.window.limit])
 
     async def _evaluate(self, args: list[str | int | float]) -> Any:
         async with asyncio.timeout(self._b.timeout):

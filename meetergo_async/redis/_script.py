@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Final, NamedTuple
 
 from ..pacing._block import BLOCK_PROBE_CAP, BLOCK_PROBE_FIRST, BLOCK_PROBE_GROWTH
+from ..pacing._forecast import on_sliding_log
 from ..pacing._lesson import RECOVERY_STEP, RECOVERY_WINDOWS
 from ..pacing._log import COUNT_SLACK, EXPIRY_MARGIN
 
@@ -54,6 +55,28 @@ def source() -> str:
         count_slack=repr(COUNT_SLACK),
         bulk_ahead=_ms(BULK_AHEAD),
     )
+
+
+def forecast_source() -> str:
+    """The read-only script that tells how the budget stands, for a forecast."""
+    return resources.files(__package__).joinpath("_forecast.lua").read_text("utf-8")
+
+
+def forecast_from(raw: Sequence[object], window: float, count: int) -> float | None:
+    """Seconds until the ``count``-th next request may go, from ``_forecast.lua``'s reply.
+
+    ``None`` during a block (when it ends is not known). An entry still in flight, or
+    reserved, counts as stopping a window after now (as if answered now).
+    """
+    numbers = [_int(value) for value in raw]
+    now_ms, limit, pause_until_ms, blocked = numbers[:4]
+    if blocked:
+        return None
+    soonest_possible = now_ms + window * 1000 + EXPIRY_MARGIN * 1000
+    expiries = [min(ms, soonest_possible) / 1000 for ms in numbers[4:]]
+    expiries.sort()
+    now = now_ms / 1000
+    return on_sliding_log(now, count, max(1, limit), window, expiries, pause_until_ms / 1000)
 
 
 def _ms(seconds: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
 import attrs
@@ -44,6 +44,22 @@ class Batch:
     def __iter__(self) -> Iterator[Future]:
         yield from self.interactive
         yield from self.bulk
+
+    def hand_out(
+        self, process: str, first: int, waits: Sequence[float], interactive: int, stamp: int
+    ) -> list[str]:
+        """Give the granted slots to the first waiters of each lane, and drop those from
+        the batch; the members of slots whose task was cancelled meanwhile.
+
+        Slots are numbered from ``first``: the interactive ones asked for, then the bulk
+        ones; ``waits`` holds the ``interactive`` granted first, then the bulk ones.
+        """
+        unused = _give(self.interactive, process, first, waits[:interactive], stamp)
+        bulk_first = first + len(self.interactive)
+        unused += _give(self.bulk, process, bulk_first, waits[interactive:], stamp)
+        del self.interactive[:interactive]
+        del self.bulk[: len(waits) - interactive]
+        return unused
 
 
 class Waiting:
@@ -82,6 +98,19 @@ class Waiting:
         for line in self._lanes.values():
             line.clear()
         return futures
+
+
+def _give(
+    futures: list[Future], process: str, first: int, waits: Sequence[float], stamp: int
+) -> list[str]:
+    unused = []
+    for i, wait in enumerate(waits):
+        grant = Grant(f"{process}:{first + i}", first + i, wait, stamp)
+        if futures[i].done():
+            unused.append(grant.member)
+        else:
+            futures[i].set_result(grant)
+    return unused
 
 
 def _take(line: deque[Future], most: int) -> list[Future]:
