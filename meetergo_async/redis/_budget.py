@@ -38,9 +38,10 @@ class RedisBudget:
     key, never the key itself.
 
     Args:
-        redis: a URL (``redis://``, ``rediss://``, ``unix://``), from which each client
-            opens its own connections and closes them with itself; or a
-            ``redis.asyncio.Redis`` client, which clients share and never close.
+        redis: a URL (``redis://``, ``rediss://``, ``unix://``) of one server, from which
+            each client opens its own connections and closes them with itself; or a
+            ``redis.asyncio.Redis`` or ``redis.asyncio.RedisCluster`` client, which
+            clients share and never close.
         window: the budget: at most ``limit`` requests in any ``seconds`` (meetergo's
             100 in 60 s by default).
         prefix: the start of every key this budget keeps in Redis.
@@ -58,7 +59,7 @@ class RedisBudget:
 
     def __init__(
         self,
-        redis: str | aioredis.Redis,
+        redis: str | aioredis.Redis | aioredis.RedisCluster,
         window: SlidingWindow = DEFAULT_RATE_LIMIT,
         *,
         prefix: str = DEFAULT_PREFIX,

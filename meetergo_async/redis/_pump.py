@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from ..errors import BudgetUnavailableError
 from ..pacing import Priority
@@ -36,7 +36,9 @@ HEARTBEAT: Final = 1.0
 """Seconds between a client's reports that it uses the budget (for ``local_share``)."""
 MAX_BATCH: Final = 64
 """Most slots asked for in one call."""
-_FAILURES = (RedisError, OSError, TimeoutError, ValueError)
+# RedisClusterException is not a RedisError: a RedisCluster client raises it when no node
+# answers (RedisClusterUnreachableError) or no node serves the slot (SlotNotCoveredError).
+_FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError, ValueError)
 
 
 class Pump:

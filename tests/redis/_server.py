@@ -15,32 +15,46 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 START_TIMEOUT = 5.0
 """Seconds redis-server may take to answer PING after it started."""
+STOP_TIMEOUT = 10.0
+"""Seconds redis-server may take to exit after SIGTERM before it is killed."""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (all held at once while they are picked)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 class RedisServer:
-    """One redis-server process in ``directory``: start, stop, kill and restart on its port."""
+    """One redis-server process in ``directory``: start, stop, kill and restart on its port.
 
-    def __init__(self, directory: Path) -> None:
+    ``port`` defaults to a free one; ``options`` are more command-line options (a cluster
+    node's, for instance).
+    """
+
+    def __init__(
+        self, directory: Path, *, port: int | None = None, options: Sequence[str] = ()
+    ) -> None:
         executable = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(executable).exists():
             pytest.fail("redis-server is missing: bash .ci/services installs it (apt-get)")
         self._executable = executable
         self._directory = directory
-        self.port = _free_port()
+        self.port = free_ports(1)[0] if port is None else port
+        self._options = tuple(options)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +82,7 @@ class RedisServer:
             str(self._directory),
             "--logfile",
             "",
+            *self._options,
         ]
         self._proc = subprocess.Popen(  # noqa: S603 - the Debian binary, fixed arguments
             command, cwd=self._directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -93,8 +108,11 @@ class RedisServer:
         self._end(signal.SIGKILL)
 
     def stop(self) -> None:
-        """Stop it by its PID (SIGTERM) and wait until it is gone."""
-        self._end(signal.SIGTERM)
+        """Stop it by its PID (SIGTERM) and wait until it is gone; kill it if it lingers."""
+        try:
+            self._end(signal.SIGTERM)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def restart(self) -> None:
         """A new process on the same port, with no data."""
@@ -106,7 +124,7 @@ class RedisServer:
         if proc is None or proc.poll() is not None:
             return
         os.kill(proc.pid, sig)
-        proc.wait(timeout=10)
+        proc.wait(timeout=STOP_TIMEOUT)
 
 
 async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 2.0) -> None:
