@@ -151,7 +151,11 @@ class Pump:
         """One call to Redis for the waiting tasks; ``False`` when Redis did not answer."""
         batch = self._waiting.take(MAX_BATCH)
         self._urgent = False
-        answer = await self._call(len(batch.interactive), len(batch.bulk))
+        try:
+            answer = await self._call(len(batch.interactive), len(batch.bulk))
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave calls waiting for ever
+            self._fallback.start(exc, self.limit)
+            answer = None
         if answer is None:
             self._unavailable(batch)
             return False

@@ -97,7 +97,8 @@ async def test_the_budget_lives_on_one_slot_of_one_node_and_names_no_credential(
         fake.enqueue("PATCH", f"{PATH}/conn-0003", 429, headers={"Retry-After": "0.1"})
         async with client(fake, budget) as c:
             results = await c.update_calendar_connections(items(0, 4))
-            # All four keys exist while the client is there (it leaves the presence set).
+            await c.list_calendar_connections()  # a single call: the seen set too
+            # All five keys exist while the client is there (it leaves the presence set).
             await until(lambda: redis.exists(*keys), timeout=2.0)
             assert await redis.exists(*keys) == len(keys)
             found = {
@@ -204,3 +205,35 @@ async def test_the_budget_follows_its_slot_to_another_node(
     assert kept == generation  # the same budget, not a lost one begun again
     assert warnings_of(caplog) == []
     assert len(fake.requests) == 3
+
+
+async def test_the_lanes_hold_on_a_cluster(redis_cluster: Cluster, prefix: str) -> None:
+    limit, ttl, n = 10, 0.3, 60
+    update = CalendarConnectionUpdate(validate_availability=True)
+    async with (
+        contextlib.aclosing(redis_cluster.client()) as job_redis,
+        contextlib.aclosing(redis_cluster.client()) as bot_redis,
+        FakeMeetergo(generate=n + 4, rate_limit=NestThrottler(limit, ttl)) as fake,
+    ):
+        window = SlidingWindow(limit, ttl)
+        job_budget = RedisBudget(job_redis, window, prefix=prefix)
+        bot_budget = RedisBudget(bot_redis, window, prefix=prefix)
+        async with (
+            client(fake, job_budget, max_concurrency=8) as job,
+            client(fake, bot_budget) as bot,
+        ):
+            run = asyncio.ensure_future(job.update_calendar_connections(items(0, n)))
+            await asyncio.sleep(ttl / 2)  # the job has taken the window's slots
+            waits = []
+            for i in range(4):
+                started = time.monotonic()
+                await bot.update_calendar_connection(f"conn-{n + i:04d}", update)
+                waits.append(time.monotonic() - started)
+                await asyncio.sleep(ttl / 4)
+            assert not run.done()
+            results = await run
+    assert all(r.ok for r in results)
+    assert fake.status_counts == {200: n + 4}
+    assert waits[0] <= ttl + 0.1  # the first after a quiet spell: the window's first slot
+    assert sorted(waits[1:])[1] < 0.02  # then a slot at once (or soon), not the next burst
+    assert max(waits[1:]) < ttl / 2

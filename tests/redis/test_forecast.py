@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from meetergo_async import CalendarConnectionUpdate, MeetergoClient, SlidingWindow
@@ -60,3 +62,19 @@ def test_a_block_is_no_forecast_and_entries_in_flight_count_a_window_from_now() 
     found = forecast_from([1000, 3, 0, 0, 1500, 999_999], WINDOW, 3)
     assert found == pytest.approx(WINDOW + EXPIRY_MARGIN)  # the one in flight, answered now
     assert forecast_from([1000, 3, 4000, 0], WINDOW, 1) == pytest.approx(3.0)  # paused
+
+
+async def test_an_unexpected_failure_of_the_pump_leaves_no_call_waiting(
+    redis_server: RedisServer, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meetergo_async.redis._pump import Pump
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Pump, "_run_script", broken)
+    budget = RedisBudget(redis_server.url, SlidingWindow(3, WINDOW), prefix=prefix)
+    sent: list[Request] = []
+    async with client(budget, sent) as c, asyncio.timeout(5):
+        await c.update_calendar_connection("c1", UPDATE)  # paced locally, not stuck
+    assert len(sent) == 1

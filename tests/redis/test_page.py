@@ -21,6 +21,6 @@ def test_the_page_quotes_the_defaults_and_constants() -> None:
     assert arguments["on_unavailable"] == f'"{defaults["on_unavailable"].default}"'
     assert arguments["local_share"] == "None"
     constants = re.findall(r"^\| `(\w+)` \| `(\w*\.?_\w+)` \| ([\d.]+) s \|", text, re.MULTILINE)
-    assert len(constants) == 5
+    assert len(constants) == 6
     for name, module, value in constants:
         assert getattr(importlib.import_module(f"meetergo_async.{module}"), name) == float(value)
