@@ -7,6 +7,7 @@ collectors run here with tiny numbers against FakeMeetergo on 127.0.0.1 (under a
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
 import math
@@ -17,7 +18,7 @@ from types import ModuleType
 
 import pytest
 
-from meetergo_async import AttemptEvent
+from meetergo_async import AttemptEvent, WaitEvent
 from meetergo_async import _health as health
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,10 @@ _CODE = re.compile(r"^ *(`{3,}|~{3,}).*?^ *\1|`[^`\n]*`", re.MULTILINE | re.DOTA
 _IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)|<img[^>]*\bsrc=\"([^\"]+)\"")
 
 
-def _load_collect() -> ModuleType:
-    """``docs/pictures/_collect.py``, loaded from its path (docs is not a package)."""
-    name = "_meetergo_pictures_collect"
-    spec = importlib.util.spec_from_file_location(name, PICTURES / "_collect.py")
+def _load(name: str) -> ModuleType:
+    """``docs/pictures/NAME.py``, loaded from its path (docs is not a package) under its own
+    name, as ``build.py`` imports it (``_collect`` imports ``_record`` so)."""
+    spec = importlib.util.spec_from_file_location(name, PICTURES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -40,7 +41,8 @@ def _load_collect() -> ModuleType:
     return module
 
 
-collect = _load_collect()
+record = _load("_record")
+collect = _load("_collect")
 
 
 # -- the collectors ---------------------------------------------------------------------------
@@ -86,9 +88,48 @@ async def test_the_outage_run_marks_the_outage_and_probes_one_at_a_time(
     assert len(run.attempts) == 40 + sum(not attempt.ok for attempt in run.attempts)
 
 
+async def test_the_lanes_run_sends_single_calls_between_bulk_requests() -> None:
+    lanes = collect.Lanes(limit=5, window=0.2, n=20, every=0.1, start=0.05, latency=0.0)
+
+    run = await collect.lanes_run(lanes)
+
+    assert (run.succeeded, run.failed, run.refused) == (20, 0, 0)
+    bulk = [a.sent for a in run.attempts if a.lane == "bulk"]
+    singles = [a.sent for a in run.attempts if a.lane == "single"]
+    assert len(bulk) == 20
+    assert len(singles) == len(run.calls) >= 2
+    sent = sorted(bulk + singles)
+    busiest = max(sum(start <= t < start + lanes.window for t in sent) for start in sent)
+    assert busiest <= lanes.limit
+    assert min(singles) < max(bulk)  # not left until the bulk job is done
+    for call in run.calls:
+        assert call.made <= call.sent <= call.answered
+        assert sum(wait.seconds for wait in call.waits) <= call.wait + 0.01
+    lanes_seen = {(wait.lane, wait.priority) for wait in run.waits}
+    assert lanes_seen <= {("bulk", "bulk"), ("single", "interactive")}
+
+
+def test_a_timed_call_keeps_its_first_attempt_and_its_waits() -> None:
+    times = iter([0.0, 1.0, 1.5, 2.0, 3.0])
+    recorder = record.Recorder(clock=lambda: next(times))
+
+    async def call() -> None:
+        recorder(WaitEvent("pace", 0.5))
+        recorder(AttemptEvent("PATCH", "/route", 200, None, 0.25, 1, None))
+
+    asyncio.run(recorder.call(call(), "single"))
+
+    (timed,) = recorder.calls
+    assert (timed.made, timed.sent, timed.answered, timed.wait) == (1.0, 1.75, 2.0, 0.75)
+    assert [(w.ended, w.seconds, w.priority, w.lane) for w in timed.waits] == [
+        (1.5, 0.5, "interactive", "single")
+    ]
+    assert recorder.attempts[0].lane == "single"
+
+
 def test_the_recorder_tags_attempts_with_their_lane() -> None:
     times = iter([10.0, 11.0, 12.5])
-    recorder = collect.Recorder(clock=lambda: next(times))
+    recorder = record.Recorder(clock=lambda: next(times))
     event = AttemptEvent("PATCH", "/route", 200, None, 0.25, 1, None)
 
     recorder(event)
@@ -120,7 +161,7 @@ def test_every_picture_a_page_shows_exists() -> None:
 def test_every_picture_is_shown_on_a_page() -> None:
     shown = {image for page in PAGES for image in _images(page)}
     pictures = sorted(PICTURES.glob("*.svg"))
-    assert len(pictures) >= 2
+    assert len(pictures) >= 3
     assert [p.name for p in pictures if p.resolve() not in shown] == []
 
 

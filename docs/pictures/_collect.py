@@ -2,113 +2,32 @@
 
 This module never imports matplotlib: ``tests/test_pictures.py`` runs its collectors with
 tiny numbers where no drawing library is installed; ``_draw`` turns a ``Run`` into a figure.
-
-A ``Recorder`` is the client's ``on_event`` hook: it keeps each attempt with the times it was
-sent and answered (seconds from the run's start, by the client's own clock) and the named
-moments of the run (``mark``). Attempts carry the lane they were sent in: a run with two
-kinds of work (single calls and a bulk job on one key, say) tags each with
-``with recorder.lane("single"):`` around the code that starts it, and the tag follows the
-calls into the tasks they start (a context variable).
+Each run is a settings class and an async function of it that returns the ``Run`` its
+``Recorder`` (``_record``) kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from _record import Recorder, Run
 
 from meetergo_async import (
     DEFAULT_MAX_CONCURRENCY,
-    AttemptEvent,
     CalendarConnectionUpdate,
     MeetergoClient,
     SlidingWindow,
     UpdateRequest,
-    UpdateResult,
-    WaitEvent,
 )
 from meetergo_async.testing import FakeMeetergo, NestThrottler
 
-_LANE: contextvars.ContextVar[str] = contextvars.ContextVar("picture_lane", default="")
 HEALTH_LOGGER = "meetergo_async._health"
 """Where the client says an outage began (WARNING) and ended (INFO)."""
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One request the client sent: when, how it ended, in which lane."""
-
-    sent: float
-    answered: float
-    status: int | None
-    error: str | None
-    lane: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the server answered with a success."""
-        return self.status is not None and self.status < 400
-
-
-@dataclass(frozen=True)
-class Run:
-    """What a picture draws: every attempt, the named moments, how the items ended."""
-
-    attempts: tuple[Attempt, ...]
-    marks: dict[str, float]
-    succeeded: int
-    failed: int
-    refused: int
-    """Answers of 429, as ``client.stats.rate_limited`` counts them."""
-    seconds: float
-
-
-@dataclass
-class Recorder:
-    """An ``on_event`` hook that times every attempt from the moment it was made."""
-
-    clock: Callable[[], float] = time.monotonic
-    attempts: list[Attempt] = field(default_factory=list)
-    marks: dict[str, float] = field(default_factory=dict)
-    start: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.start = self.clock()
-
-    def now(self) -> float:
-        """Seconds since the recorder was made."""
-        return self.clock() - self.start
-
-    def __call__(self, event: AttemptEvent | WaitEvent) -> None:
-        if isinstance(event, AttemptEvent):
-            answered = self.now()
-            sent = answered - event.latency
-            self.attempts.append(Attempt(sent, answered, event.status, event.error, _LANE.get()))
-
-    def mark(self, name: str) -> None:
-        """Name this moment of the run (the first time only)."""
-        self.marks.setdefault(name, self.now())
-
-    @contextlib.contextmanager
-    def lane(self, name: str) -> Iterator[None]:
-        """Tag the attempts of the calls started inside with ``name``."""
-        token = _LANE.set(name)
-        try:
-            yield
-        finally:
-            _LANE.reset(token)
-
-    def run(self, results: list[UpdateResult], refused: int) -> Run:
-        """The run so far, with how its bulk items ended."""
-        succeeded = sum(result.ok for result in results)
-        attempts = tuple(sorted(self.attempts, key=lambda a: a.sent))
-        return Run(
-            attempts, dict(self.marks), succeeded, len(results) - succeeded, refused, self.now()
-        )
 
 
 def updates(n: int) -> list[UpdateRequest]:
@@ -227,3 +146,50 @@ def _health_marks(recorder: Recorder) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+# -- single calls while a bulk job fills the key ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lanes:
+    """A bulk run of ``n`` updates and, from ``start`` s in until it ends, a single call every
+    ``every`` s, on one client paced at the server's own ``limit`` per ``window`` s."""
+
+    limit: int = 20
+    window: float = 2.0
+    n: int = 60
+    every: float = 0.5
+    start: float = 0.5
+    latency: float = 0.01
+
+
+async def lanes_run(lanes: Lanes) -> Run:
+    """Bulk-update ``n`` connections while single calls come, all with the defaults (no
+    ``priority=``); attempts are tagged ``"bulk"`` and ``"single"``, each single call timed."""
+    throttler = NestThrottler(lanes.limit, lanes.window)
+    async with FakeMeetergo(generate=lanes.n, rate_limit=throttler, latency=lanes.latency) as fake:
+        recorder = Recorder()
+        window = SlidingWindow(lanes.limit, lanes.window)
+        async with client_for(fake, recorder, rate_limit=window) as client:
+            with recorder.lane("bulk"):
+                bulk = asyncio.create_task(client.update_calendar_connections(updates(lanes.n)))
+            await _singles(client, recorder, lanes, bulk)
+            return recorder.run(await bulk, client.stats.rate_limited)
+
+
+async def _singles(
+    client: MeetergoClient, recorder: Recorder, lanes: Lanes, bulk: asyncio.Future[Any]
+) -> None:
+    """A single call every ``every`` s from ``start`` until ``bulk`` is done, each a task of
+    its own (as people come, whether the one before got an answer or not); then their ends."""
+    update = CalendarConnectionUpdate(validate_availability=False)
+    tasks: list[asyncio.Task[None]] = []
+    while True:
+        due = lanes.start + len(tasks) * lanes.every
+        await asyncio.wait([bulk], timeout=max(0.0, due - recorder.now()))
+        if bulk.done():
+            break
+        call = client.update_calendar_connection(f"conn-{len(tasks) % lanes.n:04d}", update)
+        tasks.append(asyncio.create_task(recorder.call(call, "single")))
+    await asyncio.gather(*tasks)

@@ -9,6 +9,7 @@ needs nothing from a network.
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,7 +17,8 @@ import matplotlib
 
 matplotlib.use("svg")  # no display, no GUI toolkit: the pictures are files
 
-from _collect import Attempt, Outage, Paced, Run
+from _collect import Lanes, Outage, Paced
+from _record import Attempt, Run
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -173,3 +175,58 @@ def _dots(
         xs = [a.sent for a in attempts]
         label = f"{label} ({len(xs)})"
         axes.scatter(xs, [row] * len(xs), color=colour, marker=marker, s=24, label=label, zorder=3)
+
+
+# -- single calls while a bulk job fills the key ----------------------------------------------
+
+
+def lanes(settings: Lanes, run: Run) -> Figure:
+    """Every request sent, bulk and single, and how long each single call waited for its turn."""
+    waits = [call.wait for call in run.calls]
+    title = (
+        f"{settings.n} updates and {len(run.calls)} single calls on one key, SlidingWindow("
+        f"{settings.limit}, {settings.window:g}) against NestThrottler({settings.limit}, "
+        f"{settings.window:g}):\nsingle calls waited {statistics.median(waits):.2f} s (median), "
+        f"{max(waits):.1f} s at most; {run.refused} refused, {run.seconds:.1f} s"
+    )
+    fig, (sent, waited) = figure(2, title)
+    _requests(sent, settings, run)
+    first = run.attempts[0].sent
+    waited.axvspan(first, first + settings.window, color=GREY, alpha=0.25, linewidth=0)
+    note = "the bulk job's first window:\nits burst took every slot\nbefore a single call came"
+    top = max(waits) * 1.25 + 0.1
+    waited.text(
+        first + settings.window - 0.05, top * 0.97, note, ha="right", va="top", color="#555555"
+    )
+    made = [call.made for call in run.calls]
+    waited.vlines(made, 0, waits, color=ORANGE, linewidth=1.2)
+    label = "a single call: made, then waited this long for its turn"
+    waited.scatter(made, waits, color=ORANGE, marker="D", s=18, zorder=3, label=label)
+    waited.set_ylabel("seconds it waited")
+    waited.set_ylim(-0.05, top)
+    waited.legend(loc="upper right", frameon=False)
+    waited.set_xlim(0, run.seconds + 0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _requests(axes: Axes, settings: Lanes, run: Run) -> None:
+    """Each request as a mark at the moment it was sent and its number in the run."""
+    numbered = list(enumerate(run.attempts, start=1))
+    for lane, colour, marker, size, name in (
+        ("bulk", BLUE, "o", 6, "bulk request"),
+        ("single", ORANGE, "D", 18, "single call"),
+    ):
+        mine = [(a.sent, number) for number, a in numbered if a.lane == lane]
+        xs, ys = [x for x, _ in mine], [y for _, y in mine]
+        label = f"{name} ({len(mine)})"
+        axes.scatter(xs, ys, color=colour, marker=marker, s=size, zorder=3, label=label)
+    windows = int(run.seconds // settings.window) + 2
+    first = run.attempts[0].sent
+    bound_x = [first + k * settings.window for k in range(windows)]
+    bound_y = [settings.limit * (k + 1) for k in range(windows)]
+    label = f"the most the server admits: L = {settings.limit} in any W = {settings.window:g} s"
+    axes.step(bound_x, bound_y, where="post", color=VERMILION, linestyle="--", label=label)
+    axes.set_ylabel("requests sent")
+    axes.set_ylim(0, len(run.attempts) * 1.1)
+    axes.legend(loc="upper left", frameon=False)

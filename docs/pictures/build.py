@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import _collect
 import _draw
-from _collect import Run
+from _record import Run
 from matplotlib.figure import Figure
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +47,7 @@ class Picture(Generic[Settings]):
 PICTURES: list[Picture[Any]] = [
     Picture("paced-run", _collect.Paced(), _collect.paced_run, _draw.paced),
     Picture("outage", _collect.Outage(), _collect.outage_run, _draw.outage),
+    Picture("lanes", _collect.Lanes(), _collect.lanes_run, _draw.lanes),
 ]
 
 
