@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any, Final, NamedTuple
 from meetergo_async import DEFAULT_RATE_LIMIT, MeetergoClient, SlidingWindow
 
 from .._common import EXIT_FAILED, EXIT_OK, PROG, CommandError, Ui
+from .._eta import Projection
 from .._interrupts import DEFAULT_GRACE, Interrupts, drive
 from .._options import (
     in_words,
@@ -44,7 +46,8 @@ class _Plan(NamedTuple):
 
 async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``bulk`` command."""
-    client = make_client(args, **_client_options(args))
+    projection = Projection()
+    client = make_client(args, on_event=projection.on_event, **_client_options(args))
     plan = _plan(args, ui)
     if plan.earlier is not None and plan.total == 0:
         ui.out(
@@ -55,7 +58,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
     interrupts = Interrupts()
     started = time.monotonic()
     with interrupts.installed():
-        writer, dispatch, unread = await _run_all(client, plan, args, ui, interrupts)
+        writer, dispatch, unread = await _run_all(client, plan, args, ui, interrupts, projection)
     # After the progress bar has closed, which holds stdout while it is drawn.
     ui.out(writer.summary(time.monotonic() - started, client.stats))
     _print_notes(ui, plan, dispatch)
@@ -86,7 +89,12 @@ def _plan(args: argparse.Namespace, ui: Ui) -> _Plan:
 
 
 async def _run_all(
-    client: MeetergoClient, plan: _Plan, args: argparse.Namespace, ui: Ui, interrupts: Interrupts
+    client: MeetergoClient,
+    plan: _Plan,
+    args: argparse.Namespace,
+    ui: Ui,
+    interrupts: Interrupts,
+    projection: Projection,
 ) -> tuple[ReportWriter, Dispatch, int | None]:
     entries, header = records(plan.source)
     every = args.progress_every or DEFAULT_PROGRESS_EVERY
@@ -98,9 +106,13 @@ async def _run_all(
         if failed is not None and header is not None:
             failed.write(with_newline(header))
         bar = await stack.enter_async_context(
-            progress(ui, "updating", plan.total, every=every, quiet=args.quiet)
+            progress(
+                ui, "updating", plan.total, every=every, quiet=args.quiet, projection=projection
+            )
         )
         writer = ReportWriter(ui, bar, report, failed, plan.report)
+        if plan.total is not None:
+            projection.bind(client.forecast, functools.partial(_unsent, plan.total, client, writer))
         skip = plan.earlier.done if plan.earlier is not None else ()
         dispatch = Dispatch(ui, entries, writer, interrupts, skip)
         async with client:
@@ -109,6 +121,13 @@ async def _run_all(
         dispatch.abandon(interrupts.name)
         unread = dispatch.unread(plan.source) if interrupts.requested else 0
     return writer, dispatch, unread
+
+
+def _unsent(total: int, client: MeetergoClient, writer: ReportWriter) -> int:
+    """The rows not sent yet: neither malformed nor with an attempt out (a row whose retry
+    waits counts again, as it needs a turn again)."""
+    stats = client.stats
+    return total - writer.malformed - (stats.requests - stats.retries)
 
 
 def _stopping_notice(
