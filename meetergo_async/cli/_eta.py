@@ -8,11 +8,18 @@ A ``Projection`` asks it when a line or the bar is due, not for every row, and a
 an answer takes lately. ``eta`` takes the later of the two: neither promises faster than the
 other allows. What neither knows (retries to come, other clients of the key that do not share
 its budget) is left out.
+
+The pace set against the projection is the pace while requests were out (``busy_pace``):
+the time spent waiting for the limit is the projection's to count. The pace over the clock
+counts it as well, and at 100 requests a minute, 100 rows done in the first second and none
+for a minute would double the time left (``bench/eta.py`` measured it). Without a
+projection the pace over the clock is the one to go by.
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +29,8 @@ from meetergo_async import AttemptEvent, Event, MeetergoError
 
 LATENCY_SAMPLES: Final = 20
 """The answer time added to a projection is the median of this many recent answers."""
+BUSY_SPAN: Final = 60.0
+"""``busy_pace`` is measured over about this many seconds with requests out."""
 
 
 def eta(now: float, ready_at: float | None, rows_left: int, pace: float) -> float | None:
@@ -45,6 +54,16 @@ def eta(now: float, ready_at: float | None, rows_left: int, pace: float) -> floa
     return max(known) if known else None
 
 
+def time_left(
+    now: float, projection: Projection | None, rows_left: int, pace: float
+) -> float | None:
+    """``eta`` by ``projection`` when it has one, with its ``busy_pace``; else by ``pace``
+    (the pace over the clock)."""
+    if projection is None or projection.ready_at is None:
+        return eta(now, None, rows_left, pace)
+    return eta(now, projection.ready_at, rows_left, projection.busy_pace)
+
+
 class Projection:
     """When the limiter lets the last unsent row go, plus an answer's time, as last asked.
 
@@ -60,8 +79,14 @@ class Projection:
         self._forecast: Callable[[int], Awaitable[float | None]] | None = None
         self._unsent: Callable[[], int] = lambda: 0
         self._latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_SAMPLES)
+        self._busy = 0.0  # seconds with at least one request out
+        self._busy_until = -math.inf
+        self._answers = 0
+        self._samples: collections.deque[tuple[float, int]] = collections.deque([(0.0, 0)])
         self.ready_at: float | None = None
-        """The projected end on ``clock``; ``None`` when unknown or when every row is sent."""
+        """The projected end on ``clock``; ``None`` when unknown."""
+        self.busy_pace = 0.0
+        """Answers a second of the time with requests out, lately, as of the last refresh."""
 
     def bind(
         self, forecast: Callable[[int], Awaitable[float | None]], unsent: Callable[[], int]
@@ -73,8 +98,15 @@ class Projection:
 
     def on_event(self, event: Event) -> None:
         """The client's ``on_event`` hook: note how long each answer took."""
-        if isinstance(event, AttemptEvent) and event.status is not None:
+        if not isinstance(event, AttemptEvent):
+            return
+        # Events come as attempts end: the union of their spans grows by what is new.
+        end = self._clock()
+        self._busy += max(0.0, end - max(end - event.latency, self._busy_until))
+        self._busy_until = max(self._busy_until, end)
+        if event.status is not None:
             self._latencies.append(event.latency)
+            self._answers += 1
 
     @property
     def answer_time(self) -> float:
@@ -83,12 +115,24 @@ class Projection:
 
     async def refresh(self) -> None:
         """Ask the limiter again; a limiter that cannot tell leaves the pace alone."""
+        self._measure_pace()
         count = self._unsent()
-        if count <= 0 or self._forecast is None:
-            self.ready_at = None
+        if self._forecast is None:
+            return
+        if count <= 0:  # every row is out: what is left is their answers
+            self.ready_at = self._clock() + self.answer_time
             return
         try:
             seconds = await self._forecast(count)
         except MeetergoError:  # a shared budget that cannot be read: the pace will do
             seconds = None
         self.ready_at = None if seconds is None else self._clock() + seconds + self.answer_time
+
+    def _measure_pace(self) -> None:
+        samples = self._samples
+        samples.append((self._busy, self._answers))
+        while len(samples) > 2 and self._busy - samples[1][0] >= BUSY_SPAN:
+            samples.popleft()
+        busy, answers = samples[0]
+        spent = self._busy - busy
+        self.busy_pace = (self._answers - answers) / spent if spent > 0 else 0.0

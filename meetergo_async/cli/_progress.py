@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Final, Protocol
 
 from ._common import Ui
-from ._eta import Projection, eta
+from ._eta import Projection, time_left
 
 DEFAULT_PROGRESS_EVERY: Final = 10.0
 """Seconds between two plain progress lines."""
@@ -112,8 +112,7 @@ class PlainProgress(_Quiet):
         counted = f"{done}/{total} ({done / total:.0%})" if total else f"{done} done"
         parts = [f"{self._description}: {counted}, {self.ok} ok, {self.failed} failed"]
         parts.append(f"{pace * 60:.0f}/min now")
-        ready_at = self._projection.ready_at if self._projection is not None else None
-        left = eta(now, ready_at, total - done, pace) if total else None
+        left = time_left(now, self._projection, total - done, pace) if total else None
         self.last_eta = left
         if left is not None:
             parts.append(f"ETA {duration(left)}")
@@ -226,8 +225,8 @@ class RichProgress:
             task = next(t for t in self._bar.tasks if t.id == self._task)
             if task.total is None:
                 continue
-            ready_at = self._projection.ready_at if self._projection is not None else None
-            left = eta(task.get_time(), ready_at, int(task.remaining), task.speed or 0.0)
+            pace = task.speed or 0.0
+            left = time_left(task.get_time(), self._projection, int(task.remaining), pace)
             self._bar.update(self._task, eta="" if left is None else f"ETA {duration(left)}")
 
 

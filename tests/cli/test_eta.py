@@ -126,9 +126,9 @@ async def test_a_projection_adds_an_answers_time_and_gives_way_when_it_cannot_te
         # Answered at 0.5, 1.0 and 1.5 s: seven slots free, the eighth when the first answer's
         # entry stops counting; then one more answer's time.
         assert projection.ready_at == pytest.approx(0.5 + CYCLE + 0.5)
-        left[0] = 0  # every row is out: only the pace can tell
+        left[0] = 0  # every row is out: their answers are left
         await projection.refresh()
-        assert projection.ready_at is None
+        assert projection.ready_at == pytest.approx(clock.now + 0.5)
 
     async def broken(count: int) -> float | None:
         raise MeetergoError("the shared budget cannot be read")
