@@ -12,7 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from meetergo_async import CalendarConnectionUpdate, MeetergoClient, MeetergoError, SlidingWindow
+from meetergo_async import (
+    AttemptEvent,
+    CalendarConnectionUpdate,
+    MeetergoClient,
+    MeetergoError,
+    SlidingWindow,
+)
 from meetergo_async.cli._common import Ui
 from meetergo_async.cli._eta import Projection, eta
 from meetergo_async.cli._progress import PlainProgress
@@ -167,3 +173,19 @@ async def test_no_line_promises_faster_than_the_limit() -> None:
     for at, told in seen:
         assert told is not None
         assert told >= (end - at) - 0.05, f"ETA {told:.3f}s with {end - at:.3f}s left"
+
+
+def _answered(projection: Projection, clock: _Clock, end: float, latency: float) -> None:
+    clock.now = end
+    route = "/v4/calendar-connections/connections/{connection_id}"
+    projection.on_event(AttemptEvent("PATCH", route, 200, None, latency, 1, None))
+
+
+async def test_the_pace_set_against_a_projection_leaves_out_the_waits_for_the_limit() -> None:
+    clock = _Clock()
+    projection = Projection(clock)
+    for end in (0.5, 0.6, 1.0):  # overlapping: out from 0.0 to 1.0
+        _answered(projection, clock, end, 0.5 if end < 1 else 0.4)
+    _answered(projection, clock, 61.0, 1.0)  # a minute's wait for the window, then 1 s out
+    await projection.refresh()
+    assert projection.busy_pace == pytest.approx(4 / 2.0)  # not 4 answers in 61 s
