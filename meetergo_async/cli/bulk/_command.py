@@ -15,12 +15,10 @@ from meetergo_async import DEFAULT_RATE_LIMIT, MeetergoClient, SlidingWindow
 from .._common import EXIT_FAILED, EXIT_OK, PROG, CommandError, Ui
 from .._eta import Projection
 from .._interrupts import DEFAULT_GRACE, Interrupts, drive
-from .._options import (
-    in_words,
-    make_client,
-)
+from .._options import credentials, in_words, make_client
 from .._progress import DEFAULT_PROGRESS_EVERY, Progress, progress
 from ._dispatch import Dispatch
+from ._dry_run import dry_run
 from ._report import (
     MAX_PRINTED_FAILURES,
     ReportWriter,
@@ -48,6 +46,10 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``bulk`` command."""
     projection = Projection()
     client = make_client(args, on_event=projection.on_event, **_client_options(args))
+    if args.dry_run:
+        return await dry_run(args, ui, client, credentials(args)["user_id"][0], _budget(args))
+    if args.json:
+        raise CommandError("--json prints a dry run's plan: it goes with --dry-run")
     plan = _plan(args, ui)
     if plan.earlier is not None and plan.total == 0:
         ui.out(
@@ -181,13 +183,26 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         # 0 turns pacing off, as `sandbox --rate-per-minute 0` turns the server's limit off.
         limit = args.rate_per_minute
         options["rate_limit"] = SlidingWindow(limit, 60.0) if limit else None
-    redis_url = args.redis_url or os.environ.get(ENV_REDIS_URL, "").strip() or None
+    redis_url = _redis_url(args)
     if redis_url is not None:
         window = options.get("rate_limit", DEFAULT_RATE_LIMIT)
         if window is None:
             raise CommandError("--redis-url shares a limit: it cannot go with --rate-per-minute 0")
         options["rate_limit"] = _shared_budget(redis_url, window, args.redis_url is None)
     return options
+
+
+def _redis_url(args: argparse.Namespace) -> str | None:
+    return args.redis_url or os.environ.get(ENV_REDIS_URL, "").strip() or None
+
+
+def _budget(args: argparse.Namespace) -> str:
+    """The limit a run would keep to, in words."""
+    limit = DEFAULT_RATE_LIMIT.limit if args.rate_per_minute is None else args.rate_per_minute
+    if not limit:
+        return "no limit (--rate-per-minute 0)"
+    shared = ", the key's budget shared through Redis" if _redis_url(args) else ""
+    return f"{limit} requests in any 60 s{shared}"
 
 
 def _shared_budget(url: str, window: SlidingWindow, from_env: bool) -> Any:
