@@ -79,6 +79,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="check every line first; send nothing if any is bad"
     )
+    _add_dry_run_options(parser)
+    _add_run_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def _add_dry_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -86,8 +92,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         "malformed ones, repeated ids, acting users and the time it would take now",
     )
     parser.add_argument("--json", action="store_true", help="print the --dry-run plan as JSON")
-    _add_run_options(parser)
-    parser.set_defaults(handler=run)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
