@@ -6,13 +6,15 @@ looks hung in a log::
 
     updating: 1200/3000 (40%), 1190 ok, 10 failed; 99/min now; ETA 18m11s
 
-``--quiet`` turns both off; failures (``note``) are printed either way.
+The ETA is the later of the limiter's projection and the rows left at the recent pace
+(``_eta``). ``--quiet`` turns both off; failures (``note``) are printed either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import sys
 import time
@@ -21,11 +23,14 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Final, Protocol
 
 from ._common import Ui
+from ._eta import Projection, time_left
 
 DEFAULT_PROGRESS_EVERY: Final = 10.0
 """Seconds between two plain progress lines."""
 PACE_SPAN: Final = 60.0
 """The pace a plain line shows is measured over about this many seconds before it."""
+BAR_REFRESH: Final = 1.0
+"""Seconds between two projections of the time left a bar shows."""
 
 
 class Progress(Protocol):
@@ -59,6 +64,7 @@ class PlainProgress(_Quiet):
         description: the line's first word (``updating``).
         total: the items expected, when known.
         clock: the monotonic clock (injectable for tests).
+        projection: the limiter's view of the time left, refreshed before each line.
     """
 
     def __init__(
@@ -67,11 +73,16 @@ class PlainProgress(_Quiet):
         description: str,
         total: int | None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        projection: Projection | None = None,
     ) -> None:
         super().__init__(ui)
         self._description = description
         self._total = total
         self._clock = clock
+        self._projection = projection
+        self.last_eta: float | None = None
+        """The seconds left that the last ``line()`` told, if it told any."""
         self.ok = 0
         self.failed = 0
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
@@ -101,8 +112,10 @@ class PlainProgress(_Quiet):
         counted = f"{done}/{total} ({done / total:.0%})" if total else f"{done} done"
         parts = [f"{self._description}: {counted}, {self.ok} ok, {self.failed} failed"]
         parts.append(f"{pace * 60:.0f}/min now")
-        if total and pace > 0 and done < total:
-            parts.append(f"ETA {duration((total - done) / pace)}")
+        left = time_left(now, self._projection, total - done, pace) if total else None
+        self.last_eta = left
+        if left is not None:
+            parts.append(f"ETA {duration(left)}")
         return "; ".join(parts)
 
     async def report_every(
@@ -111,6 +124,8 @@ class PlainProgress(_Quiet):
         """Print ``line()`` on stderr every ``seconds`` until cancelled."""
         while True:
             await sleep(seconds)
+            if self._projection is not None:
+                await self._projection.refresh()
             self._ui.err(self.line())
 
 
@@ -133,29 +148,36 @@ async def progress(
     *,
     every: float = DEFAULT_PROGRESS_EVERY,
     quiet: bool = False,
+    projection: Projection | None = None,
 ) -> AsyncIterator[Progress]:
     """Show progress while the block runs: a bar, plain lines every ``every`` s, or nothing.
 
     The bar is drawn when stderr is a terminal and rich is installed; otherwise plain lines
-    are printed on stderr; with ``quiet``, neither.
+    are printed on stderr; with ``quiet``, neither. ``projection`` is asked before each line
+    (and every ``BAR_REFRESH`` s for the bar) when the limiter would let the last row go.
     """
     if quiet:
         yield _Quiet(ui)
-    elif sys.stderr.isatty() and rich_available():
-        with _rich_progress(ui, description, total) as bar:
-            yield bar
-    else:
-        plain = PlainProgress(ui, description, total)
-        reporter = asyncio.create_task(plain.report_every(every))
+        return
+    with contextlib.ExitStack() as stack:
+        shown: PlainProgress | RichProgress
+        if sys.stderr.isatty() and rich_available():
+            shown = stack.enter_context(_rich_progress(ui, description, total, projection))
+            reporter = asyncio.create_task(shown.show_eta_every(BAR_REFRESH))
+        else:
+            shown = PlainProgress(ui, description, total, projection=projection)
+            reporter = asyncio.create_task(shown.report_every(every))
         try:
-            yield plain
+            yield shown
         finally:
             reporter.cancel()
             await asyncio.wait([reporter])
 
 
 @contextmanager
-def _rich_progress(ui: Ui, description: str, total: int | None) -> Iterator[Progress]:
+def _rich_progress(
+    ui: Ui, description: str, total: int | None, projection: Projection | None
+) -> Iterator[RichProgress]:
     from rich import progress as rp
     from rich.console import Console
 
@@ -165,18 +187,22 @@ def _rich_progress(ui: Ui, description: str, total: int | None) -> Iterator[Prog
         rp.MofNCompleteColumn(),
         rp.TextColumn("{task.fields[failed]} failed"),
         rp.TimeElapsedColumn(),
+        rp.TextColumn("{task.fields[eta]}"),
         rp.TextColumn("{task.fields[status]}"),
     )
     with rp.Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task(description, total=total, failed=0, status="")
-        yield _RichProgress(ui, bar, task)
+        task = bar.add_task(description, total=total, failed=0, status="", eta="")
+        yield RichProgress(ui, bar, task, projection)
 
 
-class _RichProgress:
-    def __init__(self, ui: Ui, bar: Any, task: Any) -> None:
+class RichProgress:
+    """Counts items in a rich bar, with the time left (``eta``) shown every few seconds."""
+
+    def __init__(self, ui: Ui, bar: Any, task: Any, projection: Projection | None) -> None:
         self._ui = ui
         self._bar = bar
         self._task = task
+        self._projection = projection
         self._failed = 0
 
     def advance(self, ok: bool, status: str = "") -> None:
@@ -187,6 +213,21 @@ class _RichProgress:
         self._bar.console.print(
             self._ui.redact(text), markup=False, highlight=False, soft_wrap=True
         )
+
+    async def show_eta_every(
+        self, seconds: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """Show the time left (``eta``) in the bar, anew every ``seconds``, until cancelled."""
+        while True:
+            await sleep(seconds)
+            if self._projection is not None:
+                await self._projection.refresh()
+            task = next(t for t in self._bar.tasks if t.id == self._task)
+            if task.total is None:
+                continue
+            pace = task.speed or 0.0
+            left = time_left(task.get_time(), self._projection, int(task.remaining), pace)
+            self._bar.update(self._task, eta="" if left is None else f"ETA {duration(left)}")
 
 
 def rich_available() -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from meetergo_async.cli._common import Ui
-from meetergo_async.cli._progress import PlainProgress, duration
+from meetergo_async.cli._eta import Projection
+from meetergo_async.cli._progress import PlainProgress, RichProgress, duration
 
 
 class _Clock:
@@ -83,3 +84,37 @@ async def test_report_every_prints_a_line_per_period(capsys: pytest.CaptureFixtu
 )
 def test_duration(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+async def test_the_bar_shows_the_later_eta_of_the_projection_and_the_pace() -> None:
+    import io
+
+    from rich import progress as rp
+    from rich.console import Console
+
+    clock = _Clock()
+    projection = Projection(clock)
+
+    async def forecast(count: int) -> float | None:
+        return 120.0 if count else 0.0
+
+    projection.bind(forecast, lambda: 200)
+    columns = (rp.MofNCompleteColumn(), rp.TextColumn("{task.fields[eta]}"))
+    console = Console(file=io.StringIO(), force_terminal=False, width=80)
+    with rp.Progress(*columns, console=console, auto_refresh=False, get_time=clock) as bars:
+        task = bars.add_task("updating", total=300, failed=0, status="", eta="")
+        bar = RichProgress(Ui(), bars, task, projection)
+        for _ in range(100):
+            bar.advance(True)  # all at once: the pace alone would promise the rest at once
+        naps: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            naps.append(seconds)
+            clock.now += 1.0
+            if len(naps) == 2:
+                raise RuntimeError("enough")
+
+        with pytest.raises(RuntimeError):
+            await bar.show_eta_every(1.0, sleep)
+        shown = bars.tasks[0].fields["eta"]
+    assert shown == "ETA 2m00s"  # 120 s from the refresh, plus no answer seen yet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -12,13 +13,12 @@ from typing import Any, Final, NamedTuple
 from meetergo_async import DEFAULT_RATE_LIMIT, MeetergoClient, SlidingWindow
 
 from .._common import EXIT_FAILED, EXIT_OK, PROG, CommandError, Ui
+from .._eta import Projection
 from .._interrupts import DEFAULT_GRACE, Interrupts, drive
-from .._options import (
-    in_words,
-    make_client,
-)
+from .._options import credentials, in_words, make_client
 from .._progress import DEFAULT_PROGRESS_EVERY, Progress, progress
 from ._dispatch import Dispatch
+from ._dry_run import dry_run
 from ._report import (
     MAX_PRINTED_FAILURES,
     ReportWriter,
@@ -44,7 +44,12 @@ class _Plan(NamedTuple):
 
 async def run(args: argparse.Namespace, ui: Ui) -> int:
     """Run the ``bulk`` command."""
-    client = make_client(args, **_client_options(args))
+    projection = Projection()
+    client = make_client(args, on_event=projection.on_event, **_client_options(args))
+    if args.dry_run:
+        return await dry_run(args, ui, client, credentials(args)["user_id"][0], _budget(args))
+    if args.json:
+        raise CommandError("--json prints a dry run's plan: it goes with --dry-run")
     plan = _plan(args, ui)
     if plan.earlier is not None and plan.total == 0:
         ui.out(
@@ -55,7 +60,7 @@ async def run(args: argparse.Namespace, ui: Ui) -> int:
     interrupts = Interrupts()
     started = time.monotonic()
     with interrupts.installed():
-        writer, dispatch, unread = await _run_all(client, plan, args, ui, interrupts)
+        writer, dispatch, unread = await _run_all(client, plan, args, ui, interrupts, projection)
     # After the progress bar has closed, which holds stdout while it is drawn.
     ui.out(writer.summary(time.monotonic() - started, client.stats))
     _print_notes(ui, plan, dispatch)
@@ -86,7 +91,12 @@ def _plan(args: argparse.Namespace, ui: Ui) -> _Plan:
 
 
 async def _run_all(
-    client: MeetergoClient, plan: _Plan, args: argparse.Namespace, ui: Ui, interrupts: Interrupts
+    client: MeetergoClient,
+    plan: _Plan,
+    args: argparse.Namespace,
+    ui: Ui,
+    interrupts: Interrupts,
+    projection: Projection,
 ) -> tuple[ReportWriter, Dispatch, int | None]:
     entries, header = records(plan.source)
     every = args.progress_every or DEFAULT_PROGRESS_EVERY
@@ -98,9 +108,13 @@ async def _run_all(
         if failed is not None and header is not None:
             failed.write(with_newline(header))
         bar = await stack.enter_async_context(
-            progress(ui, "updating", plan.total, every=every, quiet=args.quiet)
+            progress(
+                ui, "updating", plan.total, every=every, quiet=args.quiet, projection=projection
+            )
         )
         writer = ReportWriter(ui, bar, report, failed, plan.report)
+        if plan.total is not None:
+            projection.bind(client.forecast, functools.partial(_unsent, plan.total, client, writer))
         skip = plan.earlier.done if plan.earlier is not None else ()
         dispatch = Dispatch(ui, entries, writer, interrupts, skip)
         async with client:
@@ -109,6 +123,13 @@ async def _run_all(
         dispatch.abandon(interrupts.name)
         unread = dispatch.unread(plan.source) if interrupts.requested else 0
     return writer, dispatch, unread
+
+
+def _unsent(total: int, client: MeetergoClient, writer: ReportWriter) -> int:
+    """The rows not sent yet: neither malformed nor with an attempt out (a row whose retry
+    waits counts again, as it needs a turn again)."""
+    stats = client.stats
+    return total - writer.malformed - (stats.requests - stats.retries)
 
 
 def _stopping_notice(
@@ -162,13 +183,26 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         # 0 turns pacing off, as `sandbox --rate-per-minute 0` turns the server's limit off.
         limit = args.rate_per_minute
         options["rate_limit"] = SlidingWindow(limit, 60.0) if limit else None
-    redis_url = args.redis_url or os.environ.get(ENV_REDIS_URL, "").strip() or None
+    redis_url = _redis_url(args)
     if redis_url is not None:
         window = options.get("rate_limit", DEFAULT_RATE_LIMIT)
         if window is None:
             raise CommandError("--redis-url shares a limit: it cannot go with --rate-per-minute 0")
         options["rate_limit"] = _shared_budget(redis_url, window, args.redis_url is None)
     return options
+
+
+def _redis_url(args: argparse.Namespace) -> str | None:
+    return args.redis_url or os.environ.get(ENV_REDIS_URL, "").strip() or None
+
+
+def _budget(args: argparse.Namespace) -> str:
+    """The limit a run would keep to, in words."""
+    limit = DEFAULT_RATE_LIMIT.limit if args.rate_per_minute is None else args.rate_per_minute
+    if not limit:
+        return "no limit (--rate-per-minute 0)"
+    shared = ", the key's budget shared through Redis" if _redis_url(args) else ""
+    return f"{limit} requests in any 60 s{shared}"
 
 
 def _shared_budget(url: str, window: SlidingWindow, from_env: bool) -> Any:

@@ -34,8 +34,12 @@ Ctrl-C or SIGTERM stops in order: no new row is read, the requests in flight get
 seconds, every row read is reported, and the command to resume is printed. A second signal
 stops at once, after writing what is known.
 
-exit status: 0 all updated, 1 some failed, 2 bad usage or input (with --strict nothing is
-sent), 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM
+--dry-run sends nothing: with --report it writes the plan, each row "planned" or
+"malformed" (never ok, so --resume from it sends every row).
+
+exit status: 0 all updated (--dry-run: all valid), 1 some failed, 2 bad usage or input
+(with --strict or --dry-run nothing is sent), 130 stopped by Ctrl-C (SIGINT), 143 stopped
+by SIGTERM
 """
 
 
@@ -75,8 +79,19 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="check every line first; send nothing if any is bad"
     )
+    _add_dry_run_options(parser)
     _add_run_options(parser)
     parser.set_defaults(handler=run)
+
+
+def _add_dry_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every line as --strict does and send nothing: print the rows, the "
+        "malformed ones, repeated ids, acting users and the time it would take now",
+    )
+    parser.add_argument("--json", action="store_true", help="print the --dry-run plan as JSON")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:

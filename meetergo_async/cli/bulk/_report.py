@@ -6,7 +6,8 @@ Each row read ends in it exactly once per run::
      "error": "...", "attempts": 1}
 
 ``outcome`` is ``ok``, ``failed`` (``error`` says why) or ``interrupted`` (in flight when the
-run was stopped, no answer came: it may have been applied). ``ReportWriter`` counts the
+run was stopped, no answer came: it may have been applied); a dry run's plan says
+``planned`` or ``malformed``, never ``ok``. ``ReportWriter`` counts the
 outcomes, prints failures and writes the report and the failed file. Both files are checked
 before anything is sent: never the input itself, never stdout, never one file for both.
 """
@@ -31,6 +32,10 @@ MAX_PRINTED_FAILURES: Final = 50
 OK: Final = "ok"
 FAILED: Final = "failed"
 INTERRUPTED: Final = "interrupted"
+PLANNED: Final = "planned"
+"""A dry run's valid row: it would be sent (never ``ok``, so ``--resume`` sends it)."""
+MALFORMED: Final = "malformed"
+"""A dry run's malformed row: a real run would record it ``failed``, with the same error."""
 
 
 class Outcome(NamedTuple):
@@ -129,16 +134,7 @@ class ReportWriter:
 
     def _write(self, entry: Entry, outcome: Outcome) -> None:
         if self._report is not None:
-            row = {
-                "line": entry.line,
-                "connectionId": entry.connection_id,
-                "outcome": outcome.outcome,
-                "ok": outcome.ok,
-                "status": outcome.status,
-                "error": outcome.error,
-                "attempts": outcome.attempts,
-            }
-            self._report.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._report.write(report_line(entry, outcome))
         if self._failed is not None and not outcome.ok:
             self._failed.write(with_newline(entry.text))
 
@@ -152,6 +148,20 @@ class ReportWriter:
             f"{elapsed:.1f}s; {stats.requests} requests, {stats.retries} retries, "
             f"{stats.rate_limited} rate-limited (429)"
         )
+
+
+def report_line(entry: Entry, outcome: Outcome) -> str:
+    """The report's line for one row (a JSON object and a line break)."""
+    row = {
+        "line": entry.line,
+        "connectionId": entry.connection_id,
+        "outcome": outcome.outcome,
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "error": outcome.error,
+        "attempts": outcome.attempts,
+    }
+    return json.dumps(row, ensure_ascii=False) + "\n"
 
 
 def with_newline(text: str) -> str:
