@@ -151,11 +151,7 @@ class Pump:
         """One call to Redis for the waiting tasks; ``False`` when Redis did not answer."""
         batch = self._waiting.take(MAX_BATCH)
         self._urgent = False
-        try:
-            answer = await self._call(len(batch.interactive), len(batch.bulk))
-        except Exception as exc:  # noqa: BLE001 - a bug must not leave calls waiting for ever
-            self._fallback.start(exc, self.limit)
-            answer = None
+        answer = await self._call(len(batch.interactive), len(batch.bulk))
         if answer is None:
             self._unavailable(batch)
             return False
@@ -182,7 +178,7 @@ class Pump:
             hello = 1 if now - self._hello_at >= HEARTBEAT else 0
             try:
                 reply = await self._run_script((wanted, wanted_bulk), first, updates, hello, now)
-            except _FAILURES as exc:
+            except Exception as exc:  # noqa: BLE001 - Redis's, or a bug: no call may wait for ever
                 self._journal.give_back(updates)
                 self._full = True
                 self._fallback.start(exc, self.limit)
