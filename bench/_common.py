@@ -7,13 +7,15 @@ start with ``nest``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -148,6 +150,16 @@ def run_together(commands: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
         proc.stdin.write("go\n")
         proc.stdin.flush()
     return [json.loads(proc.communicate()[0]) for proc in procs]
+
+
+def serve_worker(run: Coroutine[Any, Any, dict[str, Any]]) -> None:
+    """A worker's side of ``run_together``: say ``ready``, start on ``go``, then print the
+    outcome of ``run`` with its wall-clock start and end (``began``, ``ended``)."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+    began = time.time()
+    outcome = asyncio.run(run)
+    print(json.dumps({**outcome, "began": began, "ended": time.time()}), flush=True)
 
 
 def median(values: Sequence[float]) -> float:

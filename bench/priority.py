@@ -32,7 +32,17 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from _common import API_KEY, USER_ID, median, requests_for, run_together, server, table, value
+from _common import (
+    API_KEY,
+    USER_ID,
+    median,
+    requests_for,
+    run_together,
+    serve_worker,
+    server,
+    table,
+    value,
+)
 from _common import wrong_values as wrong_bulk
 from shared import redis_server
 
@@ -127,16 +137,6 @@ async def worker_run(args: dict[str, Any]) -> dict[str, Any]:
         outcome["failures"] += sum(not ok for _, ok in found)
         stats = client.stats
     return {**outcome, "requests": stats.requests, "rate_limited": stats.rate_limited}
-
-
-def worker_main(raw: str) -> None:
-    """``--worker JSON``: say ready, start on "go", report the outcome and wall-clock span."""
-    args = json.loads(raw)
-    print("ready", flush=True)
-    sys.stdin.readline()
-    began = time.time()
-    outcome = asyncio.run(worker_run(args))
-    print(json.dumps({**outcome, "began": began, "ended": time.time()}), flush=True)
 
 
 async def _wrong(url: str, tag: str, setup: Setup, singles: int) -> int:
@@ -238,7 +238,7 @@ def _row(name: str, setup: Setup, found: list[Run]) -> list[object]:
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker_main(sys.argv[2])
+        serve_worker(worker_run(json.loads(sys.argv[2])))  # --worker JSON
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)

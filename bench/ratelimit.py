@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ from _common import (
     real_server,
     requests_for,
     run_together,
+    serve_worker,
     server,
     table,
     value,
@@ -215,13 +215,12 @@ def worker_main(args: list[str]) -> None:
     outcome and its wall-clock start and end, so that start-up is not measured.
     """
     url, tag, start, count, limit, seconds = args
-    print("ready", flush=True)
-    sys.stdin.readline()
-    began = time.time()
-    outcome = asyncio.run(
-        sdk_run(url, tag, int(start), int(count), SlidingWindow(int(limit), float(seconds)))
-    )
-    print(json.dumps({**outcome._asdict(), "began": began, "ended": time.time()}), flush=True)
+    window = SlidingWindow(int(limit), float(seconds))
+    serve_worker(_as_dict(sdk_run(url, tag, int(start), int(count), window)))
+
+
+async def _as_dict(run: Awaitable[Outcome]) -> dict[str, Any]:
+    return (await run)._asdict()
 
 
 def run_processes(url: str, tag: str, scenario: Scenario) -> tuple[float, Outcome]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import redis
-from _common import API_KEY, USER_ID, median, run_together, server, table
+from _common import API_KEY, USER_ID, median, run_together, serve_worker, server, table
 from ratelimit import requests_for, wrong_values
 
 from meetergo_async import MeetergoClient, SlidingWindow
@@ -155,16 +155,6 @@ async def worker_run(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def worker_main(raw: str) -> None:
-    """``--worker JSON``: say ready, start on "go", report the outcome and wall-clock span."""
-    args = json.loads(raw)
-    print("ready", flush=True)
-    sys.stdin.readline()
-    began = time.time()
-    outcome = asyncio.run(worker_run(args))
-    print(json.dumps({**outcome, "began": began, "ended": time.time()}), flush=True)
-
-
 def run_processes(jobs: list[dict[str, Any]]) -> tuple[float, dict[str, int]]:
     """Run one worker per job side by side; their combined span and summed outcome."""
     me = [sys.executable, str(Path(__file__)), "--worker"]
@@ -248,7 +238,7 @@ HEADERS = [
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker_main(sys.argv[2])
+        serve_worker(worker_run(json.loads(sys.argv[2])))  # --worker JSON
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)

@@ -6,6 +6,7 @@ A MockTransport answers; injected time; the rate limit is small, so the lanes ma
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -36,6 +37,20 @@ def echo(request: Request) -> Response:
     if request.method == "GET":
         return json_response({"connections": []})
     return json_response({"id": request.url.name})
+
+
+def recorder() -> tuple[list[str], asyncio.Event, Callable[[Request], Response]]:
+    """The connections requested, in order; an event set once two were; the handler."""
+    order: list[str] = []
+    two_sent = asyncio.Event()
+
+    def record(request: Request) -> Response:
+        order.append(request.url.name)
+        if len(order) == 2:
+            two_sent.set()
+        return echo(request)
+
+    return order, two_sent, record
 
 
 def client_of(clock: FakeTime | VirtualTime, **options: object) -> MeetergoClient:
@@ -122,14 +137,7 @@ async def test_a_wait_event_names_the_lane_that_waited() -> None:
 
 async def test_a_single_call_goes_before_the_bulk_items_queued_before_it() -> None:
     time = VirtualTime()
-    order: list[str] = []
-    two_sent = asyncio.Event()
-
-    def record(request: Request) -> Response:
-        order.append(request.url.name)
-        if len(order) == 2:
-            two_sent.set()
-        return echo(request)
+    order, two_sent, record = recorder()
 
     async with client_of(
         time, transport=MockTransport(record), rate_limit=SlidingWindow(2, 1.0)
@@ -144,14 +152,7 @@ async def test_a_single_call_goes_before_the_bulk_items_queued_before_it() -> No
 
 async def test_bulk_items_waiting_for_a_turn_hold_no_place_a_single_call_needs() -> None:
     time = VirtualTime()
-    order: list[str] = []
-    two_sent = asyncio.Event()
-
-    def record(request: Request) -> Response:
-        order.append(request.url.name)
-        if len(order) == 2:
-            two_sent.set()
-        return echo(request)
+    order, two_sent, record = recorder()
 
     async with client_of(
         time, transport=MockTransport(record), rate_limit=SlidingWindow(2, 1.0), max_concurrency=2
